@@ -1,0 +1,1 @@
+"""Backends: each turns optimised IR into an artifact (tflite, c, numba)."""

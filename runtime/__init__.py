@@ -1,0 +1,1 @@
+"""Runtime side: host execution (Session, kernels) and C support kernels shipped with generated code."""
