@@ -38,7 +38,7 @@ class DenseElements:
             if arr.size != type.num_elements:
                 raise ValueError(f"dense data of {arr.size} elements does not fit {type}")
             arr = arr.reshape(type.shape)
-        arr = np.ascontiguousarray(arr)
+        arr = np.ascontiguousarray(arr).reshape(type.shape)
         arr.flags.writeable = False
         self.type = type
         self._array = arr

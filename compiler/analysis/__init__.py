@@ -1,0 +1,1 @@
+"""Analyses over the IR (statistics, later liveness and memory planning)."""

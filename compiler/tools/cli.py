@@ -1,0 +1,100 @@
+"""The ``edgecc`` command line.
+
+``edgecc MODEL -t TARGET -o OUT/`` is the main form (the ``compile``
+subcommand, chosen when the first argument is not a subcommand name); the
+other subcommands are tools (``opt``, ``inspect`` ...). User mistakes end as
+one ``error:`` line and exit code 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from edgecc import __version__
+from edgecc.ir.diagnostics import EdgeccError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class DefaultGroup(click.Group):
+    """A group whose first argument may be a model file: then ``compile`` is implied."""
+
+    default_command = "compile"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write("Usage: edgecc MODEL -t TARGET -o OUT/ [OPTIONS]\n"
+                        "       edgecc COMMAND [ARGS]...\n")
+
+
+@click.group(cls=DefaultGroup, context_settings=CONTEXT, invoke_without_command=False)
+@click.version_option(__version__, "--version", prog_name="edgecc", message="%(prog)s %(version)s")
+def cli() -> None:
+    """edgecc compiles ONNX models for microcontrollers and edge devices.
+
+    \b
+    Main form:
+      edgecc model.onnx -t cortex-m55 -o out/    compile (see 'edgecc compile --help')
+    \b
+    Examples:
+      edgecc model.onnx -t generic -o out/ --emit ir
+      edgecc opt model.mlir --passes "canonicalize,cse,dce"
+    """
+
+
+def _register() -> None:
+    from edgecc.tools.compile import compile_command
+    from edgecc.tools.opt import opt_command
+
+    cli.add_command(compile_command)
+    cli.add_command(opt_command)
+    try:
+        from edgecc.tools.inspect import inspect_command
+    except ImportError:  # the frontend is optional while it is being built
+        return
+    cli.add_command(inspect_command)
+
+
+def run_command(command: click.Command, argv: list[str] | None = None) -> None:
+    """Run a click command, turning EdgeccErrors into one line and exit code 1."""
+    try:
+        command.main(args=argv, prog_name="edgecc", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except EdgeccError as e:
+        click.echo(e.format(), err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as e:  # a compiler bug, not a user mistake
+        if "EDGECC_TRACEBACK" in __import__("os").environ:
+            traceback.print_exc()
+        click.echo(f"internal error: {type(e).__name__}: {e} (set EDGECC_TRACEBACK=1 for details; "
+                   "please report this)", err=True)
+        sys.exit(3)
+    sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    run_command(cli, argv)
+
+
+if __name__ == "__main__":
+    main()
