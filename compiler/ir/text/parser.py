@@ -28,7 +28,7 @@ _TOKEN_TEXT = {
     "VALUE_ID": "a value (%name)", "OP_NAME": "an op name (dialect.op)", "BARE_ID": "a name",
     "STRING": "a string", "SIGNED_INT": "an integer", "SIGNED_FLOAT": "a float", "INT": "an integer",
     "DIMS": "dimensions (2x3x)", "INT_TYPE": "an integer type", "FLOAT_TYPE": "a float type",
-    "SYMBOL": "a symbol (@name)", "HEX": "a hex blob", "__ANON_0": "'->'",
+    "SYMBOL": "a symbol (@name)", "HEX": "a hex blob",
 }
 
 
@@ -43,7 +43,11 @@ def _expected(names) -> str:
     for n in sorted(names):
         text = _TOKEN_TEXT.get(n)
         if text is None:
-            text = f"'{n.lower()}'" if n.isupper() and not n.startswith("__") else n
+            try:
+                pattern = _lark().get_terminal(n).pattern
+                text = f"'{pattern.value}'" if pattern.type == "str" else n.lower()
+            except KeyError:
+                text = n
         if text not in out:
             out.append(text)
     return ", ".join(out[:8]) + (" ..." if len(out) > 8 else "")
