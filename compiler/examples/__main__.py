@@ -1,0 +1,3 @@
+from edgecc.examples import main
+
+main()

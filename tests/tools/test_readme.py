@@ -1,0 +1,37 @@
+"""README's set-up commands stay true: CI runs its test command, the example compiles."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def setup_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return [line for line in blocks[-1].splitlines() if line.strip()]
+
+
+def test_ci_runs_the_readme_test_command():
+    example, test_cmd = setup_commands()
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert test_cmd in ci, f"README test command {test_cmd!r} is not in .ci/run"
+    assert example.startswith("edgecc ")
+
+
+def test_readme_example_command_runs(tmp_path):
+    example, _ = setup_commands()
+    args = shlex.split(example)[1:]
+    args = [str(tmp_path / "out") if a == "out/" else a for a in args]
+    proc = subprocess.run([sys.executable, "-m", "edgecc", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "model.mlir").is_file()
+    assert (tmp_path / "out" / "report.md").is_file()
+    assert "kws_dscnn.onnx" in proc.stdout
