@@ -157,3 +157,14 @@ def test_errors_are_located():
     op = ConstantOp.build(value=DenseElements.from_numpy(np.zeros(2, np.float32)), loc=loc)
     err = op.error("is broken")
     assert err.format() == "model.onnx node 'conv_1': error: 'builtin.constant' is broken"
+
+
+def test_resource_names_are_valid_identifiers_whatever_the_value_name():
+    import edgecc
+
+    m, f, b = make()
+    c = b.constant(np.arange(20, dtype=np.float32), name=".")
+    b.ret(c)
+    text = edgecc.print_ir(m)
+    assert "dense_resource<r_.>" in text
+    assert edgecc.print_ir(edgecc.parse_ir(text)) == text

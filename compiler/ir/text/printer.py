@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -136,10 +137,6 @@ class Printer:
         self.used_names.add(name)
         self.names[id(v)] = name
 
-    def _reserve_hints(self) -> None:
-        # Numbered names never collide with hints, since hints are never all digits.
-        pass
-
     def value(self, v: Value) -> str:
         name = self.names.get(id(v))
         if name is None:
@@ -152,6 +149,8 @@ class Printer:
         if existing is not None:
             return existing
         base = dense.resource or hint or "blob"
+        if not _bare(base):
+            base = "r_" + re.sub(r"[^\w$.]", "_", base)
         name, k = base, 1
         while name in self.resources:
             name = f"{base}_{k}"
@@ -238,8 +237,6 @@ class Printer:
 
 
 def _bare(key: str) -> bool:
-    import re
-
     return re.fullmatch(r"[A-Za-z_][\w$.]*", key) is not None
 
 
