@@ -1,0 +1,1 @@
+"""Module-level transformations (each a ``Pass`` registered in ``edgecc.passes.registry``)."""

@@ -1,0 +1,1 @@
+"""Dialect conversions: ``onnx_to_nn`` lowers imported ONNX ops to the ``nn`` dialect."""
