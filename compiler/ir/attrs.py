@@ -27,7 +27,7 @@ class DenseElements:
     the data prints under; ``None`` lets the printer decide by size.
     """
 
-    __slots__ = ("type", "_array", "resource", "_digest")
+    __slots__ = ("type", "_array", "resource", "_digest", "_splat")
 
     def __init__(self, array, type: TensorType, resource: str | None = None) -> None:
         arr = np.asarray(array)
@@ -44,6 +44,7 @@ class DenseElements:
         self._array = arr
         self.resource = resource
         self._digest: str | None = None
+        self._splat: bool | None = None
 
     @classmethod
     def from_numpy(cls, array, element=None, resource: str | None = None) -> DenseElements:
@@ -70,8 +71,16 @@ class DenseElements:
         return self._digest
 
     @property
+    def is_splat(self) -> bool:
+        """All elements bit-identical (printed as one value: ``dense<0.0> : tensor<64xf32>``)."""
+        if self._splat is None:
+            a = self._array
+            self._splat = a.size > 0 and a.tobytes() == a.reshape(-1)[:1].tobytes() * a.size
+        return self._splat
+
+    @property
     def inline(self) -> bool:
-        return self.resource is None and self.type.num_elements <= INLINE_LIMIT
+        return self.resource is None and (self.type.num_elements <= INLINE_LIMIT or self.is_splat)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, DenseElements) and self.digest == other.digest

@@ -266,12 +266,18 @@ class Operation:
         if self.spec is not None:
             self.spec.verify(self)
 
+    @property
+    def location(self) -> Location:
+        """The location for diagnostics: ``loc`` completed by the text position when parsed."""
+        if self.loc == UNKNOWN:
+            return self.text_loc or self.loc
+        if self.loc.file is None and self.text_loc is not None:
+            return Location(self.loc.name, self.text_loc.file, self.text_loc.line, self.text_loc.col)
+        return self.loc
+
     def error(self, message: str) -> VerifyError:
         """A located error for this op, to ``raise``."""
-        loc = self.loc if self.loc != UNKNOWN else (self.text_loc or self.loc)
-        if self.loc != UNKNOWN and self.loc.file is None and self.text_loc is not None:
-            loc = Location(self.loc.name, self.text_loc.file, self.text_loc.line, self.text_loc.col)
-        return VerifyError(f"'{self.name}' {message}", loc)
+        return VerifyError(f"'{self.name}' {message}", self.location)
 
     def parent_func(self) -> Func:
         if self.parent is None or self.parent.func is None:

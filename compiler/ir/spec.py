@@ -333,6 +333,9 @@ class Op(Operation):
 
     def infer_element(self) -> ElementType:
         """Element type of inferred results: the first operand's by default."""
+        if not self.operands:
+            raise TypeError(f"{self.name} has no operands to infer its result element from; "
+                            "pass result_types")
         return self.operands[0].type.element
 
     def infer_types(self) -> list[Type]:

@@ -43,7 +43,7 @@ class RewriteListener(Protocol):
 
 def op_location(op: Operation) -> Location:
     """The location diagnostics use for ``op`` (its loc, completed by its text position)."""
-    return op.error("").loc
+    return op.location
 
 
 def describe_loc(op: Operation) -> str:

@@ -167,7 +167,7 @@ module @arith_identities {
 // CHECK-NEXT:    func.func @main(%x: tensor<3xf32>, %q: tensor<3x!quant.uniform<i8:f32, 0.5:0>>)
 // CHECK-NEXT:      %zero = builtin.constant() {value = dense<0.0> : tensor<f32>}
 // CHECK-NEXT:      %one = builtin.constant() {value = dense<1.0> : tensor<f32>}
-// CHECK-NEXT:      %zeros = builtin.constant() {value = dense<{{\[}}[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]> : tensor<2x3xf32>}
+// CHECK-NEXT:      %zeros = builtin.constant() {value = dense<0.0> : tensor<2x3xf32>}
 // CHECK-NEXT:      %qzero = builtin.constant() {value = dense<0> : tensor<!quant.uniform<i8:f32, 0.5:0>>}
 // CHECK-NEXT:      %a = nn.sub(%zero, %x)
 // CHECK-NEXT:      %b = nn.div(%one, %x)

@@ -173,7 +173,10 @@ class Printer:
         if isinstance(value, DenseElements):
             t = format_type(value.type)
             if value.inline:
-                return f"dense<{_dense_literal(value.array)}> : {t}"
+                arr = value.array
+                if arr.size > 1 and value.is_splat:
+                    return f"dense<{_scalar(arr.flat[0].item())}> : {t}"
+                return f"dense<{_dense_literal(arr)}> : {t}"
             return f"dense_resource<{self.resource_name(value, hint)}> : {t}"
         if isinstance(value, Type):
             return format_type(value)
