@@ -19,6 +19,7 @@ inferred when not given). Ops add ``verify_`` for their own rules,
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -326,7 +327,7 @@ class Op(Operation):
             d.index = i
         cls.spec = OpSpec(getattr(cls, "name", cls.__name__), list(operands.values()),
                           list(results.values()), attrs, frozenset(cls.traits),
-                          (cls.__doc__ or "").strip())
+                          inspect.cleandoc(cls.__doc__ or ""))
 
     def verify_(self) -> None:
         """Op-specific checks beyond the spec; raise ``self.error(...)``."""

@@ -44,3 +44,12 @@ def test_ir_doc_filecheck_example_passes(tmp_path):
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", run], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr + proc.stdout
+
+
+def test_generated_reference_docs_are_current():
+    from edgecc.tools.docgen import generated_files
+
+    docs = DOC.parent
+    stale = [rel for rel, text in generated_files().items()
+             if not (docs / rel).is_file() or (docs / rel).read_text() != text]
+    assert not stale, f"run 'python -m edgecc.tools.docgen' to refresh: {stale}"

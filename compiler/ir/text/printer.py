@@ -248,6 +248,11 @@ def print_module(module: Module, elide_resources: bool = False) -> str:
     return Printer(module, elide_resources).module_text()
 
 
+def format_attribute(value: Any) -> str:
+    """One attribute value as text (large tensors print as a resource reference)."""
+    return Printer(Module()).attribute(value)
+
+
 def print_op(op: Operation) -> str:
     """One op on one line, with operands named by hint or ``%?``."""
     p = Printer(Module())
