@@ -1,0 +1,99 @@
+"""The edgecc command line: main form, inspect, errors and output-folder safety."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgecc.examples import path as example_path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def edgecc(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "edgecc", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def test_compile_writes_ir_and_report_deterministically(tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        proc = edgecc(example_path(), "-t", "generic", "-o", tmp_path / name)
+        assert proc.returncode == 0, proc.stderr
+        outs.append({p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())})
+    assert set(outs[0]) == {"model.mlir", "report.json", "report.md"}
+    assert outs[0] == outs[1]
+    text = outs[0]["model.mlir"].decode()
+    assert "nn.depthwise_conv2d" in text and " = onnx." not in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuch.onnx", "-o", "OUT"], "nosuch.onnx: no such file"),
+    (["BAD", "-o", "OUT"], "not a valid ONNX model"),
+    (["EXAMPLE", "-o", "OUT", "--emit", "c"], "--emit c: this backend is not available yet"),
+    (["EXAMPLE", "-o", "OUT", "--emit", "pdf"], "unknown artifact 'pdf'"),
+    (["EXAMPLE", "-o", "OUT", "--input-shape", "input=1xx3"], "--input-shape 'input=1xx3'"),
+    (["EXAMPLE", "-o", "OUT", "-p", "canonicalise"], "canonicalize"),
+])
+def test_user_errors_are_one_line_exit_1_and_leave_output_untouched(tmp_path, args, message):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous build")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not a protobuf \x00\xff")
+    subst = {"OUT": out, "BAD": bad, "EXAMPLE": example_path()}
+    proc = edgecc(*[subst.get(a, a) for a in args], cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp")]
+
+
+def test_unknown_target_is_a_usage_error(tmp_path):
+    proc = edgecc(example_path(), "-t", "cortex-z9", "-o", tmp_path / "o")
+    assert proc.returncode == 2 and "cortex-m55" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_inspect_summarises_the_example():
+    proc = edgecc("inspect", example_path())
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "input  input: tensor<1x1x49x10xf32>" in out
+    assert "depthwise_conv2d 4" in out
+    assert "MACs:" in out and "parameters:" in out
+
+
+def test_inspect_lists_every_unsupported_op(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
+             helper.make_node("GridSample", ["a", "g"], ["b"], name="grid1"),
+             helper.make_node("Det", ["b"], ["y"], name="det")]
+    graph = helper.make_graph(nodes, "g", [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4]),
+        helper.make_tensor_value_info("g", TensorProto.FLOAT, [1, 4, 4, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    proc = edgecc("inspect", path)
+    assert proc.returncode == 1
+    assert "'grid1' (GridSample, opset 17)" in proc.stderr
+    assert "'det' (Det, opset 17)" in proc.stderr
+
+
+def test_opt_runs_a_pipeline_with_timing_and_printing(tmp_path):
+    src = REPO / "tests" / "ir" / "roundtrip.mlir"
+    proc = edgecc("opt", src, "-p", "canonicalize,cse", "--pass-timing", "--print-ir-after", "cse",
+                  "-o", tmp_path / "o.mlir")
+    assert proc.returncode == 0, proc.stderr
+    assert "IR after cse" in proc.stderr
+    assert "canonicalize" in proc.stderr  # timing table
+    assert (tmp_path / "o.mlir").read_text().startswith("module @roundtrip")
