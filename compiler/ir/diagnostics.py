@@ -29,11 +29,13 @@ class Location:
     def fuse(cls, locs) -> Location:
         flat: list[Location] = []
         for loc in locs:
-            if loc is None:
+            if loc is None or loc == Location():
                 continue
             for part in loc.fused or (loc,):
                 if part not in flat:
                     flat.append(part)
+        if not flat:
+            return cls()
         if len(flat) == 1:
             return flat[0]
         return cls(fused=tuple(flat))

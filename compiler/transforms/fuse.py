@@ -122,7 +122,7 @@ def _bias_of(p: Operation) -> tuple[bool, np.ndarray | None]:
 
 
 def _rebuild_weighted(p: Operation, consumer: Operation, rw: Rewriter, weight: Value,
-                      bias: Value) -> Operation:
+                      bias: Value | None) -> Operation:
     """Replace ``consumer`` by a copy of ``p`` with new weight/bias and the consumer's activation."""
     attrs = dict(p.attrs)
     attrs.pop("activation", None)
@@ -171,7 +171,7 @@ def fuse_activation(op: Operation, rw: Rewriter) -> bool:
     p.loc = fused_loc(p, op)
     if op.result.name_hint is not None:
         x.name_hint = op.result.name_hint
-    rw.set_attr(p, "activation", name)
+    rw.set_attr(p, "activation", None if name == "none" else name)
     rw.replace_op(op, [x])
     return True
 

@@ -27,14 +27,23 @@ The op kinds and how their attributes follow the frame:
   the result's transpose is the permutation induced on the kept axes (the
   identity, and so no transpose at all, for an NCHW mean over H and W).
 
-A move is made when it removes more transposes than it creates, counting the
-ones canonicalization then cancels (operand transposes left without users,
-result transposes that meet their inverse); a move that keeps the count
-is made only when it sinks (every non-constant operand was a transpose
-that cancels), so transposes drift towards their inverses and the process
-terminates. Transposes of constants fold into new constants. Every rewrite
-is exact: only data movement changes, each element is computed by the same
-arithmetic. Ops with per-axis quantized operands or results are left alone.
+Moves are made on one op or on a *region*: the layout-agnostic ops connected
+to a transpose through values of its rank (e.g. ``sigmoid`` and ``mul`` of
+a swish, which share their input, so neither can move alone). Values inside
+a region stay in the new frame; only its boundary gets transposes. A move is
+made when it removes more transposes than it creates, counting the ones
+canonicalization then cancels (operand transposes left without users,
+result transposes that meet their inverse); a move that keeps the count is
+made only when it sinks (every non-constant operand was a transpose that
+cancels, one of them now unused), so transposes drift towards their
+inverses and the process terminates. Costs are only evaluated where
+canonicalization has nothing left to merge.
+
+Transposes of constants fold into new constants. Every rewrite is exact:
+only data movement changes, each element is computed by the same
+arithmetic (reductions and softmax may sum in another order, which the
+float64 accumulation of the reference kernels makes invisible). Ops with
+per-axis quantized operands or results are left alone.
 
 After the fixed point, a transpose that only moves size-1 dimensions (e.g.
 ``[N, 1, 1, C]`` to ``[N, C, 1, 1]`` before a flatten) becomes an
@@ -133,7 +142,7 @@ def _permute_list(values: Sequence[int], F: Perm) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _frame_attrs(op: Operation, kind: str, F: Perm) -> tuple[dict, list[Perm]] | None:
+def _frame_attrs(op: Operation, kind: str, F: Perm) -> tuple[dict, list[Perm]]:
     """Attributes of ``op`` in frame ``F`` and, per result, the perm that restores it."""
     attrs = dict(op.attrs)
     r = len(F)
@@ -160,20 +169,24 @@ def _frame_attrs(op: Operation, kind: str, F: Perm) -> tuple[dict, list[Perm]] |
 
 
 # ------------------------------------------------------------------ planning
+#: the most ops one region move may rewrite
+REGION_LIMIT = 256
+
+
 @dataclass
 class _Plan:
-    op: Operation
-    kind: str
+    """Rewriting ``ops`` (in block order) in frame ``F``, and what it gains."""
+
+    ops: list[Operation]
     F: Perm
-    modes: list[tuple[str, Operation | None]]
-    attrs: dict
-    result_perms: list[Perm]
+    attrs: dict[int, dict]
+    result_perms: dict[int, list[Perm]]
     gain: int
     sink: bool
 
-
-def _all_users_are(v: Value, op: Operation) -> bool:
-    return all(u.op is op for u in v.uses)
+    @property
+    def acceptable(self) -> bool:
+        return self.gain > 0 or (self.gain == 0 and self.sink)
 
 
 def _pending(tp: Operation) -> bool:
@@ -186,67 +199,113 @@ def _pending(tp: Operation) -> bool:
             or any(u.name == "nn.transpose" for u in tp.result.users))
 
 
-def plan_move(op: Operation, F: Perm) -> _Plan | None:
-    """Cost and recipe of rewriting ``op`` in frame ``F`` (None: not possible)."""
+def fits_frame(op: Operation, r: int) -> bool:
+    """Whether ``op`` can be rewritten in a frame of rank ``r``."""
     kind = layout_kind(op)
-    if kind is None:
-        return None
-    values = [*op.operands, *op.results]
-    if any(not isinstance(v.type, TensorType) or _per_axis(v) for v in values):
-        return None
-    r = frame_rank(op, kind)
-    if len(F) != r or r < 2 or is_identity(F):
-        return None
-    G = inverse(F)
-    modes: list[tuple[str, Operation | None]] = []
-    added = operand_removed = 0
-    others = cancels = 0
-    seen: set[int] = set()
+    if kind is None or frame_rank(op, kind) != r:
+        return False
+    for v in (*op.operands, *op.results):
+        if not isinstance(v.type, TensorType) or _per_axis(v):
+            return False
     for v in op.operands:
-        arr = constant_array(v)
-        if v.type.rank != r:
-            if kind == "broadcast" and arr is not None and v.type.rank < r:
-                modes.append(("const", None))
-                continue
-            return None
-        tp = producer(v, "nn.transpose")
-        if tp is not None and _pending(tp):
-            return None
-        if tp is not None and is_identity(compose(tp.attr("perm"), G)):
-            modes.append(("cancel", tp))
-            cancels += 1
-            if id(v) not in seen and _all_users_are(v, op):
-                operand_removed += 1
-        elif arr is not None:
-            modes.append(("const", None))
-        else:
-            modes.append(("transpose", None))
-            others += 1
-            # a transpose feeding only this op merges with the new one: no new op then
-            if id(v) not in seen and not (tp is not None and _all_users_are(v, op)):
-                added += 1
-        seen.add(id(v))
-    try:
-        attrs, result_perms = _frame_attrs(op, kind, F)
-    except ValueError:  # malformed axes: leave the op to the verifier
+        if v.type.rank != r and not (kind == "broadcast" and v.type.rank < r
+                                     and constant_array(v) is not None):
+            return False
+    return True
+
+
+def _in_block_order(ops: list[Operation]) -> list[Operation]:
+    """``ops`` sorted by position (so a value made for the first user dominates the others)."""
+    if len(ops) < 2:
+        return list(ops)
+    members = {id(op) for op in ops}
+    return [op for op in ops[0].parent if id(op) in members]
+
+
+def plan_region(ops: Sequence[Operation], F: Perm) -> _Plan | None:
+    """Cost and recipe of rewriting ``ops`` together in frame ``F`` (None: not possible).
+
+    Values flowing between the ops stay in the frame; values entering get an
+    inverse transpose (nothing for a cancelling transpose, a new constant for a
+    constant), values leaving get a transpose back.
+    """
+    r = len(F)
+    if r < 2 or is_identity(F) or not ops:
         return None
-    removed = operand_removed
-    for res, Fr in zip(op.results, result_perms):
-        if not res.uses or is_identity(Fr):
-            continue
-        non_transpose = False
-        for u in res.users:
-            if u.name == "nn.transpose":
-                if _pending(u):
+    members = {id(op) for op in ops}
+    attrs: dict[int, dict] = {}
+    perms: dict[int, list[Perm]] = {}
+    for op in ops:
+        if not fits_frame(op, r):
+            return None
+        try:
+            attrs[id(op)], perms[id(op)] = _frame_attrs(op, layout_kind(op), F)
+        except ValueError:  # malformed axes: leave the op to the verifier
+            return None
+    G = inverse(F)
+    added = operand_removed = result_removed = others = cancels = 0
+    seen: set[int] = set()
+    for op in ops:
+        for v in op.operands:
+            p = producer(v)
+            if p is not None and id(p) in members:
+                if perms[id(p)][v.index] != F:
                     return None
-                if is_identity(compose(Fr, u.attr("perm"))):
-                    removed += 1
-            else:
-                non_transpose = True
-        if non_transpose:
-            added += 1
+                continue
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            tp = producer(v, "nn.transpose")
+            if tp is not None and _pending(tp):
+                return None
+            all_inside = all(id(u.op) in members for u in v.uses)
+            if tp is not None and is_identity(compose(tp.attr("perm"), G)):
+                cancels += 1
+                operand_removed += all_inside
+            elif constant_array(v) is None:
+                others += 1
+                # a transpose read only by the region merges with the new one: no new op then
+                added += not (tp is not None and all_inside)
+        for res, Fr in zip(op.results, perms[id(op)]):
+            outside = {id(u.op): u.op for u in res.uses if id(u.op) not in members}
+            if not outside or is_identity(Fr):
+                continue
+            non_transpose = False
+            for u in outside.values():
+                if u.name != "nn.transpose":
+                    non_transpose = True
+                elif _pending(u):
+                    return None
+                elif is_identity(compose(Fr, u.attr("perm"))):
+                    result_removed += 1
+            added += non_transpose
     sink = cancels > 0 and others == 0 and operand_removed > 0
-    return _Plan(op, kind, F, modes, attrs, result_perms, removed - added, sink)
+    return _Plan(_in_block_order(list(ops)), F, attrs, perms, operand_removed + result_removed - added, sink)
+
+
+def grow_region(seeds: Sequence[Operation], r: int, limit: int = REGION_LIMIT) -> list[Operation] | None:
+    """The ops connected to ``seeds`` through values of rank ``r`` that fit a rank-``r`` frame."""
+    region: list[Operation] = []
+    members: set[int] = set()
+    stack = list(seeds)
+    while stack:
+        op = stack.pop()
+        if id(op) in members or not fits_frame(op, r):
+            continue
+        members.add(id(op))
+        region.append(op)
+        if len(region) > limit:
+            return None
+        for v in op.operands:
+            p = producer(v)
+            if p is not None and p.name != "nn.transpose" and all(x.type.rank == r for x in p.results):
+                stack.append(p)
+        if layout_kind(op) == "reduce" and not op.attr("keepdims", True):
+            continue
+        for res in op.results:
+            if res.type.rank == r:
+                stack.extend(u for u in res.users if u.name != "nn.transpose")
+    return region
 
 
 def _candidates(op: Operation) -> list[Perm]:
@@ -269,13 +328,29 @@ def _candidates(op: Operation) -> list[Perm]:
 
 
 def best_plan(op: Operation) -> _Plan | None:
-    """The most profitable acceptable move of ``op``, if any."""
+    """The most profitable acceptable move of ``op`` alone, if any."""
     best = None
     for F in _candidates(op):
-        plan = plan_move(op, F)
-        if plan is None or not (plan.gain > 0 or (plan.gain == 0 and plan.sink)):
+        plan = plan_region([op], F)
+        if plan is None or not plan.acceptable:
             continue
         if best is None or (plan.gain, plan.sink) > (best.gain, best.sink):
+            best = plan
+    return best
+
+
+def region_plan(tp: Operation) -> _Plan | None:
+    """The best acceptable move of the whole region below (sink) or above (hoist) transpose ``tp``."""
+    perm = tuple(tp.attr("perm"))
+    best = None
+    users = [u for u in tp.result.users if layout_kind(u) is not None]
+    p = producer(tp.operands[0])
+    for seeds, F in ((users, perm), ([p] if p is not None else [], inverse(perm))):
+        if not seeds:
+            continue
+        region = grow_region(seeds, len(perm))
+        plan = plan_region(region, F) if region else None
+        if plan is not None and plan.acceptable and (best is None or plan.gain > best.gain):
             best = plan
     return best
 
@@ -292,37 +367,51 @@ def _frame_constant(v: Value, r: int, G: Perm, rw: Rewriter, before: Operation) 
                        loc=v.owner.loc)
 
 
-def apply_plan(plan: _Plan, rw: Rewriter) -> Operation:
-    """Rewrite ``plan.op`` in its frame; returns the new op."""
-    op, F = plan.op, plan.F
+def apply_plan(plan: _Plan, rw: Rewriter) -> list[Operation]:
+    """Rewrite the plan's ops in its frame; returns the new ops."""
+    F = plan.F
     r, G = len(F), inverse(F)
-    operands: list[Value] = []
-    made: dict[int, Value] = {}
-    for v, (mode, tp) in zip(op.operands, plan.modes):
-        if mode == "cancel":
-            operands.append(tp.operands[0])
-            continue
-        if id(v) not in made:
-            if mode == "const":
-                made[id(v)] = _frame_constant(v, r, G, rw, op)
+    members = {id(op) for op in plan.ops}
+    mapped: dict[int, Value] = {}  # old result -> its value in the frame
+    made: dict[int, Value] = {}  # value from outside -> its value in the frame
+    new_ops = []
+    for op in plan.ops:
+        operands: list[Value] = []
+        for v in op.operands:
+            if id(v) in mapped:
+                operands.append(mapped[id(v)])
+                continue
+            if id(v) not in made:
+                tp = producer(v, "nn.transpose")
+                if tp is not None and is_identity(compose(tp.attr("perm"), G)):
+                    made[id(v)] = tp.operands[0]
+                elif constant_array(v) is not None:
+                    made[id(v)] = _frame_constant(v, r, G, rw, op)
+                else:
+                    made[id(v)] = rw.create(TransposeOp, v, before=op, perm=G,
+                                            result_types=[permute_type(v.type, G)]).result
+            operands.append(made[id(v)])
+        result_perms = plan.result_perms[id(op)]
+        types = [permute_type(res.type, inverse(Fr)) for res, Fr in zip(op.results, result_perms)]
+        new = type(op).build(operands, result_types=types, loc=op.loc, **plan.attrs[id(op)])
+        rw.insert_before(op, new)
+        new_ops.append(new)
+        for res, new_res, Fr in zip(op.results, new.results, result_perms):
+            mapped[id(res)] = new_res
+            outside = [u for u in res.uses if id(u.op) not in members]
+            if not outside:
+                continue
+            if is_identity(Fr):
+                new_res.name_hint = res.name_hint
+                value = new_res
             else:
-                made[id(v)] = rw.create(TransposeOp, v, before=op, perm=G,
-                                        result_types=[permute_type(v.type, G)]).result
-        operands.append(made[id(v)])
-    types = [permute_type(res.type, inverse(Fr)) for res, Fr in zip(op.results, plan.result_perms)]
-    new = type(op).build(operands, result_types=types, loc=op.loc, **plan.attrs)
-    rw.insert_before(op, new)
-    finals: list[Value] = []
-    for res, new_res, Fr in zip(op.results, new.results, plan.result_perms):
-        if not res.uses or is_identity(Fr):
-            new_res.name_hint = res.name_hint
-            finals.append(new_res)
-            continue
-        t = rw.create(TransposeOp, new_res, before=op, perm=Fr, result_types=[res.type],
-                      result_names=[res.name_hint])
-        finals.append(t.result)
-    rw.replace_op(op, finals)
-    return new
+                value = rw.create(TransposeOp, new_res, before=op, perm=Fr, result_types=[res.type],
+                                  result_names=[res.name_hint]).result
+            for u in outside:
+                rw.set_operand(u.op, u.index, value)
+    for op in reversed(plan.ops):
+        rw.erase(op)
+    return new_ops
 
 
 def try_move(op: Operation, rw: Rewriter) -> bool:
@@ -337,9 +426,12 @@ def try_move(op: Operation, rw: Rewriter) -> bool:
 @LAYOUT_PATTERNS.on("nn.transpose", benefit=2)
 def fold_constant_transpose(op: Operation, rw: Rewriter) -> bool:
     """transpose of a builtin.constant -> a new constant holding the permuted data."""
-    arr = constant_array(op.operands[0])
-    if arr is None or _per_axis(op.operands[0]) or _per_axis(op.result):
+    x = op.operands[0]
+    arr = constant_array(x)
+    if arr is None:
         return False
+    if (_per_axis(x) or _per_axis(op.result)) and permute_type(x.type, op.attr("perm")) != op.result.type:
+        return False  # the declared quantization axis does not follow the data
     value = rw.constant(np.transpose(arr, op.attr("perm")), before=op, type=op.result.type,
                         name=op.result.name_hint or op.operands[0].name_hint, loc=op.loc)
     rw.replace_op(op, [value])
@@ -357,7 +449,13 @@ def move_transpose(op: Operation, rw: Rewriter) -> bool:
         if layout_kind(user) is not None and try_move(user, rw):
             return True
     p = producer(op.operands[0])
-    return p is not None and layout_kind(p) is not None and try_move(p, rw)
+    if p is not None and layout_kind(p) is not None and try_move(p, rw):
+        return True
+    plan = region_plan(op)
+    if plan is None:
+        return False
+    apply_plan(plan, rw)
+    return True
 
 
 @RESHAPE_PATTERNS.on("nn.transpose")
@@ -398,5 +496,5 @@ class Layout(Pass):
         return changed
 
 
-__all__ = ["LAYOUT_PATTERNS", "Layout", "apply_plan", "best_plan", "compose", "inverse", "is_identity",
-           "layout_kind", "permute_type", "plan_move"]
+__all__ = ["LAYOUT_PATTERNS", "Layout", "apply_plan", "best_plan", "compose", "fits_frame", "grow_region",
+           "inverse", "is_identity", "layout_kind", "permute_type", "plan_region", "region_plan"]

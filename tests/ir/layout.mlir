@@ -8,6 +8,7 @@
 // CHECK-NEXT:      %0 = nn.relu(%x) : (tensor<1x4x5x3xf32>) -> tensor<1x4x5x3xf32>
 // CHECK-NEXT:      %1 = nn.sigmoid(%0) : (tensor<1x4x5x3xf32>) -> tensor<1x4x5x3xf32>
 // CHECK-NEXT:      func.return(%1)
+// CHECK-NOT:       nn.transpose
 module @unary_sink {
   func.func @main(%x: tensor<1x4x5x3xf32>) -> (tensor<1x4x5x3xf32>) {
     %0 = nn.transpose(%x) {perm = [0, 3, 1, 2]} : (tensor<1x4x5x3xf32>) -> tensor<1x3x4x5xf32>
@@ -145,6 +146,7 @@ module @reductions {
 // CHECK-NEXT:      %0 = nn.softmax(%x) {axis = 3} : (tensor<1x4x4x3xf32>) -> tensor<1x4x4x3xf32>
 // CHECK-NEXT:      %1, %2 = nn.split(%0) {axis = 3, sizes = [1, 2]} : (tensor<1x4x4x3xf32>) -> (tensor<1x4x4x1xf32>, tensor<1x4x4x2xf32>)
 // CHECK-NEXT:      func.return(%1, %2)
+// CHECK-NOT:       nn.transpose
 module @softmax_and_split {
   func.func @main(%x: tensor<1x4x4x3xf32>) -> (tensor<1x4x4x1xf32>, tensor<1x4x4x2xf32>) {
     %0 = nn.transpose(%x) {perm = [0, 3, 1, 2]} : (tensor<1x4x4x3xf32>) -> tensor<1x3x4x4xf32>
@@ -275,5 +277,24 @@ module @residual {
     %3 = nn.add(%2, %r0) : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
     %4 = nn.relu(%3) : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
     func.return(%4) : (tensor<1x2x4x4xf32>) -> ()
+  }
+}
+
+// -----
+
+// swish in NCHW: the transposed value has two layout-agnostic users (sigmoid and mul), so no single
+// op can move alone; the region {sigmoid, mul} moves as a whole.
+// CHECK-LABEL: module @swish_region
+// CHECK-NEXT:    func.func @main
+// CHECK-NEXT:      %0 = nn.sigmoid(%x) : (tensor<1x4x4x2xf32>) -> tensor<1x4x4x2xf32>
+// CHECK-NEXT:      %1 = nn.mul(%x, %0) : (tensor<1x4x4x2xf32>, tensor<1x4x4x2xf32>) -> tensor<1x4x4x2xf32>
+// CHECK-NEXT:      func.return(%1)
+module @swish_region {
+  func.func @main(%x: tensor<1x4x4x2xf32>) -> (tensor<1x4x4x2xf32>) {
+    %0 = nn.transpose(%x) {perm = [0, 3, 1, 2]} : (tensor<1x4x4x2xf32>) -> tensor<1x2x4x4xf32>
+    %1 = nn.sigmoid(%0) : (tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+    %2 = nn.mul(%0, %1) : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+    %3 = nn.transpose(%2) {perm = [0, 2, 3, 1]} : (tensor<1x2x4x4xf32>) -> tensor<1x4x4x2xf32>
+    func.return(%3) : (tensor<1x4x4x2xf32>) -> ()
   }
 }
