@@ -22,7 +22,7 @@ TARGETS = ("generic", "host", "cortex-m0", "cortex-m0plus", "cortex-m3", "cortex
            "cortex-m33", "cortex-m55", "cortex-m85")
 EMITS = ("ir", "report", "c", "tflite", "testbench")
 AVAILABLE_EMITS = ("ir", "report")
-DEFAULT_PIPELINE = "canonicalize,fold-constants,cse,dce"
+DEFAULT_PIPELINE = "canonicalize,fold-constants,layout,fuse,cse,dce"
 
 
 def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
