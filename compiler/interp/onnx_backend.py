@@ -22,6 +22,9 @@ shapes differ from the shapes the model was imported with (dynamic
 dimensions), the model is re-imported for those shapes and cached. Outputs
 are returned with the element type the ONNX graph declares.
 
+Models older than the frontend's minimum opset are upgraded with
+``onnx.version_converter`` first (``UPGRADE_OPSET``).
+
 edgecc compiles static graphs, where shapes, axes, pads and scales are
 constants. ONNX test graphs often pass them as graph inputs instead. When a
 model does not import as given, ``prepare`` defers, and ``run`` imports it
@@ -50,8 +53,7 @@ from onnx.backend.base import Backend, BackendRep, namedtupledict
 from edgecc.ir.core import Module
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.ir.types import QuantizedType
-
-DEFAULT_PIPELINE = "canonicalize,fold-constants,cse,dce"
+from edgecc.passes.registry import DEFAULT_PIPELINE
 
 RunFunction = Callable[[Module, list[np.ndarray]], list[np.ndarray]]
 CompileFunction = Callable[[Module], Callable[[list[np.ndarray]], list[np.ndarray]]]
@@ -68,8 +70,6 @@ class Refusal:
 
 
 _NODE_RE = re.compile(r"\(([A-Za-z0-9_]+), opset \d+\): (.*)$", re.S)
-#: refusals that freezing parameter inputs to constants may cure
-_CURABLE_RE = re.compile(r"constant|static shape|computed at run time|whole output size", re.I)
 
 
 def _refusal_types() -> tuple[type, ...]:
@@ -101,11 +101,6 @@ def classify_error(exc: BaseException) -> Refusal | None:
     return Refusal("unsupported-feature", op_type, msg)
 
 
-def _curable(exc: EdgeccError) -> bool:
-    m = _NODE_RE.search(exc.message)
-    return bool(_CURABLE_RE.search(m.group(2) if m else exc.message))
-
-
 class UnsupportedModel(EdgeccError):
     """Raised by ``prepare`` when the frontend refuses the model (see ``Refusal``)."""
 
@@ -115,15 +110,46 @@ class UnsupportedModel(EdgeccError):
 
 
 # ---------------------------------------------------------------- backend
+#: opset that models below the frontend's oldest accepted opset are upgraded to
+UPGRADE_OPSET = 11
+
+
+def default_opset(model: ModelProto) -> int | None:
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return int(o.version)
+    return None
+
+
+def upgrade_model(model: ModelProto, opset: int = UPGRADE_OPSET) -> ModelProto:
+    """``model`` converted to ``opset`` with ``onnx.version_converter``."""
+    from onnx import version_converter
+
+    return version_converter.convert_version(model, opset)
+
+
 def import_model(model: ModelProto, input_shapes: Mapping[str, tuple] | None, pipeline: str) -> Module:
-    """ONNX -> optimised nn module; frontend refusals become ``UnsupportedModel``."""
+    """ONNX -> optimised nn module; frontend refusals become ``UnsupportedModel``.
+
+    A model whose opset is older than the frontend accepts is upgraded to
+    ``UPGRADE_OPSET`` with ``onnx.version_converter`` and imported again.
+    """
     from edgecc.frontend import import_onnx
     from edgecc.passes import PassManager
 
+    shapes = dict(input_shapes) if input_shapes else None
     try:
-        module = import_onnx(model, input_shapes=dict(input_shapes) if input_shapes else None, optimize=False)
+        module = import_onnx(model, input_shapes=shapes, optimize=False)
     except EdgeccError as e:
         refusal = classify_error(e)
+        opset = default_opset(model)
+        if refusal is not None and "unsupported opset" in e.message and opset is not None \
+                and opset < UPGRADE_OPSET:
+            try:
+                upgraded = upgrade_model(model)
+            except Exception:
+                raise UnsupportedModel(refusal) from e
+            return import_model(upgraded, input_shapes, pipeline)
         if refusal is not None:
             raise UnsupportedModel(refusal) from e
         raise
@@ -177,6 +203,15 @@ def parameter_inputs(model: ModelProto) -> list[str]:
     return chosen
 
 
+def _may_freeze(model: ModelProto, exc: EdgeccError) -> bool:
+    """Whether a failed plain import is worth retrying with frozen parameter inputs."""
+    if isinstance(exc, UnsupportedModel) and exc.refusal.kind == "unsupported-op":
+        return False
+    if any(not i.type.HasField("tensor_type") for i in _graph_inputs(model)):
+        return False
+    return bool(parameter_inputs(model))
+
+
 def freeze_inputs(model: ModelProto, values: Mapping[str, np.ndarray]) -> ModelProto:
     """A copy of ``model`` where the graph inputs in ``values`` are initializers."""
     from onnx import numpy_helper
@@ -210,6 +245,19 @@ def _from_result(y: np.ndarray, element, dt) -> np.ndarray:
     if dt == np.uint8 and isinstance(element, QuantizedType) and y.dtype == np.int8:
         return (y.astype(np.int16) + 128).astype(np.uint8)
     return y.astype(dt)
+
+
+def _bind(module: Module, named: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Feeds in argument order: by name hint when every argument has a matching one, else by position."""
+    from edgecc.ir.core import sanitize_hint
+
+    args = module.func.arguments
+    by_hint = {sanitize_hint(n): a for n, a in named.items()}
+    if len(by_hint) == len(named) and all(arg.name_hint in by_hint for arg in args):
+        return [by_hint[arg.name_hint] for arg in args]
+    if len(args) != len(named):
+        raise EdgeccError(f"the imported module takes {len(args)} inputs, the model declares {len(named)}")
+    return list(named.values())
 
 
 class EdgeccBackendRep(BackendRep):
@@ -256,8 +304,8 @@ class EdgeccBackendRep(BackendRep):
             raise EdgeccError(f"expected {len(self.input_names)} inputs, got {len(arrays)}")
         return arrays
 
-    def _entry(self, arrays: list[np.ndarray]) -> tuple[Module, Callable, list[np.ndarray]]:
-        """The compiled module for these inputs and the arrays to feed it."""
+    def _entry(self, arrays: list[np.ndarray]) -> tuple[Module, Callable, dict[str, np.ndarray]]:
+        """The compiled module for these inputs and the (ONNX name -> array) feeds left for it."""
         shapes = tuple(tuple(a.shape) for a in arrays)
         if self.deferred is None:
             key = self._plain_key(shapes)
@@ -266,7 +314,7 @@ class EdgeccBackendRep(BackendRep):
                 module = import_model(self.model, dict(zip(self.input_names, shapes)), self.pipeline)
                 entry = self._cache[key] = (module, self.backend.compile_module(module))
             self.frozen_inputs = []
-            return entry[0], entry[1], arrays
+            return entry[0], entry[1], dict(zip(self.input_names, arrays))
         by_name = dict(zip(self.input_names, arrays))
         frozen = {n: by_name[n] for n in self.param_inputs}
         if not frozen:
@@ -284,10 +332,11 @@ class EdgeccBackendRep(BackendRep):
                                   {n: by_name[n].shape for n in rest}, self.pipeline)
             entry = self._cache[key] = (module, self.backend.compile_module(module))
         self.frozen_inputs = list(frozen)
-        return entry[0], entry[1], [by_name[n] for n in rest]
+        return entry[0], entry[1], {n: by_name[n] for n in rest}
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple[Any, ...]:
-        module, runner, arrays = self._entry(self._order(inputs))
+        module, runner, named = self._entry(self._order(inputs))
+        arrays = _bind(module, named)
         feeds = [_to_argument(a, arg.type.element) for a, arg in zip(arrays, module.func.arguments)]
         outs = list(runner(feeds))
         final = []
@@ -329,7 +378,7 @@ class EdgeccBackend(Backend):
         try:
             module = import_model(model, kwargs.get("input_shapes"), pipeline)
         except EdgeccError as e:
-            if not kwargs.get("freeze_inputs", True) or not parameter_inputs(model):
+            if not kwargs.get("freeze_inputs", True) or not _may_freeze(model, e):
                 raise
             return EdgeccBackendRep(cls, model, None, pipeline, deferred=e)
         return EdgeccBackendRep(cls, model, module, pipeline)
@@ -395,5 +444,5 @@ supports_device = ReferenceBackend.supports_device
 
 __all__ = ["DEFAULT_PIPELINE", "EdgeccBackend", "EdgeccBackendRep", "ReferenceBackend", "ReferenceBackendRep",
            "PARAM_SLOTS", "Refusal", "UnsupportedModel", "classify_error", "freeze_inputs", "import_model",
-           "make_backend", "parameter_inputs", "prepare",
+           "make_backend", "parameter_inputs", "prepare", "upgrade_model",
            "run_model", "run_node", "supports_device"]

@@ -26,6 +26,9 @@ PASSES: dict[str, str] = {
     "layout": "edgecc.transforms.layout:Layout",
 }
 
+#: the optimisation pipeline run after import (CLI, frontend, backend-suite adapter)
+DEFAULT_PIPELINE = "canonicalize,fold-constants,layout,fuse,cse,dce"
+
 ENTRY_POINT_GROUP = "edgecc.passes"
 
 _RUNTIME: dict[str, type[Pass]] = {}

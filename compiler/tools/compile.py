@@ -17,12 +17,12 @@ from pathlib import Path
 import click
 
 from edgecc.ir.diagnostics import EdgeccError
+from edgecc.passes.registry import DEFAULT_PIPELINE
 
 TARGETS = ("generic", "host", "cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7",
            "cortex-m33", "cortex-m55", "cortex-m85")
 EMITS = ("ir", "report", "c", "tflite", "testbench")
 AVAILABLE_EMITS = ("ir", "report")
-DEFAULT_PIPELINE = "canonicalize,fold-constants,layout,fuse,cse,dce"
 
 
 def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:

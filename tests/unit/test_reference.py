@@ -387,7 +387,8 @@ def test_pad(mode, pads, value):
     check(got, ort_run([helper.make_node("Pad", ins, ["y0"], mode=mode)], [x], inits), exact=True)
 
 
-SLICES = [  # begin, end, strides over a [6, 7, 3] tensor (normalised; end -1 with a negative stride = through 0)
+# begin, end, strides over a [6, 7, 3] tensor (normalised: end -1 with a negative stride = through 0)
+SLICES = [
     ((0, 1, 0), (3, 7, 3), (1, 2, 1)),
     ((5, 6, 0), (-1, -1, 3), (-1, -2, 1)),
     ((4, 0, 2), (1, 7, 0), (-2, 3, -1)),
@@ -423,7 +424,8 @@ SHAPES = [((1, 4, 4, 2), (8, 8)), ((2, 5, 7, 3), (9, 4)), ((1, 6, 3, 1), (3, 7))
 
 def _resize_case(x, size, mode, coordinate, nearest_mode=None):
     attrs = dict(size=size, mode=mode, coordinate=coordinate)
-    onnx_attrs = dict(mode="nearest" if mode == "nearest" else "linear", coordinate_transformation_mode=coordinate)
+    onnx_attrs = dict(mode="nearest" if mode == "nearest" else "linear",
+                      coordinate_transformation_mode=coordinate)
     if nearest_mode is not None:
         attrs["nearest_mode"] = nearest_mode
         onnx_attrs["nearest_mode"] = nearest_mode
@@ -467,7 +469,8 @@ CASTS = [(np.float32, np.int32, i32, TensorProto.INT32), (np.float32, np.bool_, 
          (np.float32, np.int8, i8, TensorProto.INT8)]
 
 
-@pytest.mark.parametrize("src,dst,elem,onnx_to", CASTS, ids=[f"{c[0].__name__}-{c[1].__name__}" for c in CASTS])
+@pytest.mark.parametrize("src,dst,elem,onnx_to", CASTS,
+                         ids=[f"{c[0].__name__}-{c[1].__name__}" for c in CASTS])
 def test_cast(src, dst, elem, onnx_to):
     x = (rnd(3, 4) * 20).astype(src)
     if src == np.float32:
