@@ -36,7 +36,8 @@ from edgecc.ir.builder import Builder
 from edgecc.ir.core import Func, Module, Value
 from edgecc.ir.diagnostics import EdgeccError, Location
 from edgecc.ir.spec import create_op
-from edgecc.ir.types import ElementType, TensorType
+from edgecc.conversion.onnx_to_nn.onnx_types import onnx_element, onnx_type_name, sanitize_symbol
+from edgecc.ir.types import TensorType
 
 
 #: lowest default-domain opset imported as is
@@ -55,40 +56,6 @@ class OnnxImportError(EdgeccError):
 
 def node_display_name(node, index: int) -> str:
     return node.name or f"{node.op_type}_{index}"
-
-
-def sanitize_symbol(name: str, default: str = "model") -> str:
-    """A name usable as ``@symbol`` or a resource key (``[A-Za-z_][\\w$.]*``)."""
-    s = re.sub(r"[^\w$.]", "_", name or "").strip("_")
-    if not s:
-        return default
-    if not (s[0].isalpha() or s[0] == "_"):
-        s = "_" + s
-    return s
-
-
-def onnx_element(code: int) -> ElementType | None:
-    """IR element type for an ONNX TensorProto data type (None if unsupported)."""
-    from onnx import TensorProto
-
-    from edgecc.ir import types as T
-
-    table = {
-        TensorProto.FLOAT: T.f32, TensorProto.FLOAT16: T.f16, TensorProto.DOUBLE: T.f64,
-        TensorProto.INT8: T.i8, TensorProto.INT16: T.i16, TensorProto.INT32: T.i32,
-        TensorProto.INT64: T.i64, TensorProto.UINT8: T.u8, TensorProto.BOOL: T.i1,
-        TensorProto.INT4: T.i4,
-    }
-    return table.get(int(code))
-
-
-def onnx_type_name(code: int) -> str:
-    from onnx import TensorProto
-
-    try:
-        return TensorProto.DataType.Name(int(code))
-    except ValueError:
-        return f"type {code}"
 
 
 # ------------------------------------------------------------------ reading

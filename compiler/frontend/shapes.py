@@ -62,7 +62,8 @@ def complete_shapes(imp: _Importer, fixed: dict[str, Static]) -> tuple[dict[str,
     # --- 1. whole-graph inference on a light copy --------------------------------
     names_used: set[str] = set()
     infer_nodes = []
-    for i, n in enumerate(nodes):
+    for i in imp.order:  # topological order: inference walks the nodes in sequence
+        n = nodes[i]
         c = onnx.NodeProto()
         c.CopyFrom(n)
         name = node_display_name(n, i)

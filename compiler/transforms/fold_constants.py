@@ -20,7 +20,9 @@ from edgecc.ir.core import Module, Operation
 from edgecc.ir.types import TensorType
 from edgecc.passes.manager import Pass, PassContext
 
-_SKIP = frozenset({"builtin.constant", "func.return"})
+#: never folded: constants are already folded; a dequantize of a quantized constant is how QDQ
+#: models carry their quantized weights to the quantization pass, so it must survive import
+_SKIP = frozenset({"builtin.constant", "func.return", "nn.dequantize"})
 _IMPURE = frozenset({"Terminator", "SideEffect", "MemoryEffect"})
 
 

@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgecc.conversion.onnx_to_nn import conv, elementwise, linear, quant, rnn, shape_ops  # noqa: F401
+from edgecc.conversion.onnx_to_nn import (  # noqa: F401  (register converters)
+    conv,
+    conv_transpose,
+    elementwise,
+    linear,
+    quant,
+    rnn,
+    shape_ops,
+)
 from edgecc.conversion.onnx_to_nn.fold import FOLDERS, TYPE_ONLY, FoldError, evaluate
 from edgecc.conversion.onnx_to_nn.registry import CONVERTERS, Cx, Unsupported, lookup
 from edgecc.ir.core import Module, Operation, Value
@@ -174,6 +182,10 @@ def legalize(module: Module) -> None:
     """Lower every ``onnx.*`` op of ``module`` to ``nn`` ops, in place."""
     opset = int(module.attrs.get("onnx.opset", 17))
     file = str(module.attrs.get("edgecc.source", "<model>"))
+    for op in module.func.body:
+        if op.name == "onnx.DequantizeLinear" and op.operands:
+            # the ONNX input type, before lowering re-expresses uint8 data as qi8
+            op.attrs["onnx.x_kind"] = op.operands[0].type.element.kind
     for op in list(module.func.body):
         if op.parent is None or not op.name.startswith("onnx."):
             continue  # erased by an earlier converter (e.g. a BatchNormalization folded into Conv)

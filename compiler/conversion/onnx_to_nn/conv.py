@@ -328,9 +328,10 @@ def _resize(cx: Cx, x: Value, mode: str, coord: str, nearest_mode: str, scales) 
                       f"({', '.join(_COORD)})")
     if scales is not None and scales.size:
         sh, sw = float(scales[2]), float(scales[3])
-        if coord in ("half_pixel", "pytorch_half_pixel", "asymmetric") and \
-                (not math.isclose(sh * h, oh, rel_tol=1e-6) or not math.isclose(sw * w, ow, rel_tol=1e-6)):
-            raise cx.fail(f"scales {sh}, {sw} do not give a whole output size ({oh}x{ow})")
+        # the coordinate transforms use the scale itself: nn.resize{size} matches only when
+        # scale * input length is the (whole) output length
+        if not math.isclose(sh * h, oh, rel_tol=1e-6) or not math.isclose(sw * w, ow, rel_tol=1e-6):
+            raise cx.fail(f"scales {sh:g}, {sw:g} do not give a whole output size ({h}x{w} -> {oh}x{ow})")
     if (oh, ow) == (h, w):
         return x
     y = cx.emit("nn.resize", cx.to_nhwc(x), size=(oh, ow), mode="bilinear" if mode == "linear" else "nearest",

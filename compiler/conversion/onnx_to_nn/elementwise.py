@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from edgecc.conversion.onnx_to_nn.registry import TO_NCHW, TO_NHWC, Cx, converter
+from edgecc.conversion.onnx_to_nn.registry import Cx, converter
 from edgecc.ir.core import Value
 from edgecc.ir.types import FloatType, QuantizedType
 
@@ -51,9 +51,6 @@ def _chain(cx: Cx, nn_name: str, values) -> Value:
     out = vals[0]
     for v in vals[1:]:
         out = cx.binary(nn_name, out, v)
-    if len(vals) == 1:
-        # a single input still has to broadcast to the declared result shape
-        return out
     return out
 
 
@@ -156,6 +153,46 @@ def selu(cx: Cx, x, *, alpha=1.67326319217681884765625, gamma=1.0507010221481323
     return cx.binary("mul", _elu(cx, x, alpha), cx.scalar(gamma, x))
 
 
+def _softplus(cx: Cx, x: Value) -> Value:
+    """relu(x) + log(1 + exp(-|x|)): no overflow for large |x|."""
+    e = cx.unary("exp", cx.unary("neg", cx.unary("abs", x)))
+    return cx.binary("add", cx.unary("relu", x), cx.unary("log", cx.binary("add", e, cx.scalar(1.0, x))))
+
+
+@converter("Softplus", 11, doc="relu(x) + log(1 + exp(-|x|))")
+def softplus(cx: Cx, x):
+    _float_only(cx, x)
+    return _softplus(cx, x)
+
+
+@converter("Softsign", 11, doc="x / (1 + |x|)")
+def softsign(cx: Cx, x):
+    _float_only(cx, x)
+    return cx.binary("div", x, cx.binary("add", cx.unary("abs", x), cx.scalar(1.0, x)))
+
+
+@converter("Mish", 18, doc="x * tanh(softplus(x))")
+def mish(cx: Cx, x):
+    _float_only(cx, x)
+    return cx.binary("mul", x, cx.unary("tanh", _softplus(cx, x)))
+
+
+@converter("Celu", 12, doc="max(0, x) + min(0, alpha * (exp(x / alpha) - 1))")
+def celu(cx: Cx, x, *, alpha=1.0):
+    _float_only(cx, x)
+    e = cx.unary("exp", cx.binary("mul", x, cx.scalar(1.0 / alpha, x)))
+    neg = cx.binary("minimum", cx.binary("mul", cx.binary("sub", e, cx.scalar(1.0, x)), cx.scalar(alpha, x)),
+                    cx.scalar(0.0, x))
+    return cx.binary("add", cx.unary("relu", x), neg)
+
+
+@converter("Swish", 24, doc="x * sigmoid(alpha * x)")
+def swish(cx: Cx, x, *, alpha=1.0):
+    _float_only(cx, x)
+    ax = x if alpha == 1.0 else cx.binary("mul", x, cx.scalar(alpha, x))
+    return cx.binary("mul", x, cx.unary("sigmoid", ax))
+
+
 @converter("Gelu", 20, doc="x * 0.5 * (1 + erf(x / sqrt 2)); approximate='tanh' via nn.tanh")
 def gelu(cx: Cx, x, *, approximate="none"):
     _float_only(cx, x)
@@ -224,13 +261,23 @@ def log_softmax_13(cx: Cx, x, *, axis=-1):
 # ------------------------------------------------------------------ casts / pass-through
 @converter("Cast", 11, doc="nn.cast (removed when the type does not change)")
 def cast(cx: Cx, x, *, to, saturate=1, round_mode="up"):
-    from edgecc.frontend.onnx_import import onnx_element
+    from edgecc.conversion.onnx_to_nn.onnx_types import onnx_element
 
     elem = onnx_element(to)
     if elem is None:
         raise cx.fail(f"cast to ONNX type {to} is not supported")
     if isinstance(x.type.element, QuantizedType):
         raise cx.fail("Cast of a quantized value is not supported")
+    if x.type.element == elem:
+        return x
+    return cx.emit("nn.cast", x, to=elem)
+
+
+@converter("CastLike", 15, doc="nn.cast to the element type of the second input")
+def cast_like(cx: Cx, x, like, *, saturate=1, round_mode="up"):
+    elem = like.type.element
+    if isinstance(x.type.element, QuantizedType) or isinstance(elem, QuantizedType):
+        raise cx.fail("CastLike of quantized values is not supported")
     if x.type.element == elem:
         return x
     return cx.emit("nn.cast", x, to=elem)
@@ -259,11 +306,10 @@ def dropout(cx: Cx, x, ratio=None, training_mode=None, *, seed=0):
 
 
 # ------------------------------------------------------------------ normalization (generic)
-@converter("LayerNormalization", 17, doc="mean/sub/mul/rsqrt over the normalized axes")
+@converter("LayerNormalization", 17, doc="mean/sub/mul/rsqrt over the normalized axes (Mean, "
+                                         "InvStdDev outputs too)")
 def layer_norm(cx: Cx, x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     _float_only(cx, x)
-    if cx.used(1) or cx.used(2):
-        raise cx.fail("the Mean / InvStdDev outputs are not supported")
     r = cx.rank(x)
     axis = axis + r if axis < 0 else axis
     axes = tuple(range(axis, r))
@@ -274,7 +320,21 @@ def layer_norm(cx: Cx, x, scale, bias=None, *, axis=-1, epsilon=1e-5, stash_type
     y = cx.binary("mul", cx.binary("mul", d, inv), scale)
     if bias is not None:
         y = cx.binary("add", y, bias)
-    return [y, None, None]
+    return [y, mean, inv]
 
 
-__all__ = ["TO_NCHW", "TO_NHWC"]
+@converter("LpNormalization", 11, doc="x / norm along axis (p = 1: sum |x|, p = 2: sqrt(sum x^2))")
+def lp_normalization(cx: Cx, x, *, axis=-1, p=2):
+    _float_only(cx, x)
+    r = cx.rank(x)
+    axis = axis + r if axis < 0 else axis
+    if p == 1:
+        norm = cx.emit("nn.reduce_sum", cx.unary("abs", x), axes=(axis,), keepdims=True)
+    elif p == 2:
+        norm = cx.unary("sqrt", cx.emit("nn.reduce_sum", cx.binary("mul", x, x), axes=(axis,), keepdims=True))
+    else:
+        raise cx.fail(f"p={p} is not supported (1, 2)")
+    # an all-zero slice has norm 0: divide by the smallest normal float instead (0 / tiny = 0)
+    tiny = float(np.finfo(x.type.element.numpy).tiny)
+    return cx.binary("div", x, cx.binary("maximum", norm, cx.scalar(tiny, x)))
+

@@ -53,6 +53,19 @@ def _params(cx: Cx, scale, zero_point, what: str):
     return s, z
 
 
+def _onnx_kind(cx: Cx, x: Value, zero_point: Value | None) -> str:
+    """The ONNX element kind of DequantizeLinear's input (i8, u8, i16, i32 ...).
+
+    ``legalize`` records it before any op is lowered (``onnx.x_kind``): a uint8
+    input may since have become a qi8 value (zero point - 128)."""
+    kind = cx.op.attrs.get("onnx.x_kind")
+    if kind:
+        return kind
+    if zero_point is not None:
+        return zero_point.type.element.kind
+    return _kind(x.type.element)
+
+
 def _kind(elem) -> str:
     if isinstance(elem, QuantizedType):
         return elem.kind[1:]
@@ -84,8 +97,9 @@ def dequantize_linear(cx: Cx, x, x_scale, x_zero_point=None, *, axis=1, block_si
     rank = cx.rank(x)
     elem = x.type.element
     data = Cx.value(x)
+    onnx_kind = _onnx_kind(cx, x, x_zero_point)
     if data is not None:
-        kind = _kind(elem)
+        kind = onnx_kind
         if kind in ("i32", "i64"):
             # integer biases: keep the real values; the quantizer derives its own int32 bias
             shape = [1] * rank
@@ -107,7 +121,7 @@ def dequantize_linear(cx: Cx, x, x_scale, x_zero_point=None, *, axis=1, block_si
         qc = cx.builder.insert(ConstantOp.from_array(dense, loc=cx.loc, name=hint)).result
         return cx.emit("nn.dequantize", qc)
     if isinstance(elem, QuantizedType):
-        want = qtype_from(cx, _kind(elem), s, z, axis, rank, out_elem)
+        want = qtype_from(cx, onnx_kind, s, z, axis, rank, out_elem)
         y = cx.emit("nn.dequantize", x)
         if want == elem or (want.scales == elem.scales and want.zero_points == elem.zero_points):
             return y
@@ -116,7 +130,7 @@ def dequantize_linear(cx: Cx, x, x_scale, x_zero_point=None, *, axis=1, block_si
         arg = _source_argument(x)
         if arg is not None:
             if x is arg:
-                q = qtype_from(cx, _kind(elem), s, z, axis, rank, out_elem)
+                q = qtype_from(cx, onnx_kind, s, z, axis, rank, out_elem)
             else:
                 q = _arg_qtype(cx, arg, s, z, out_elem)
             _retype(arg, q)

@@ -29,7 +29,7 @@ from edgecc.ir.builder import Builder
 from edgecc.ir.core import Operation, Value
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.ir.spec import lookup_op
-from edgecc.ir.types import ElementType, FloatType, QuantizedType, TensorType, element_from_numpy
+from edgecc.ir.types import ElementType, QuantizedType, TensorType, element_from_numpy
 
 TO_NHWC = (0, 2, 3, 1)
 TO_NCHW = (0, 3, 1, 2)
@@ -302,8 +302,7 @@ class Cx:
     def weight(self, ref: WeightRef, name: str | None = None) -> Value:
         """Materialise a (transformed) weight: a constant, or a quantized constant + nn.dequantize."""
         if ref.qtype is None:
-            return self.const(ref.array, element_from_numpy(ref.array.dtype) if ref.array.dtype != np.float32
-                              else FloatType(32), name=name)
+            return self.const(ref.array, element_from_numpy(ref.array.dtype), name=name)
         dense = DenseElements(ref.array, TensorType(ref.array.shape, ref.qtype), _resource(name))
         from edgecc.dialects.builtin import ConstantOp
 
@@ -314,15 +313,9 @@ class Cx:
 def _resource(name: str | None) -> str | None:
     if not name:
         return None
-    from edgecc.frontend.onnx_import import sanitize_symbol
+    from edgecc.conversion.onnx_to_nn.onnx_types import sanitize_symbol
 
     return sanitize_symbol(name, "w")
-
-
-def activation_value(x: np.ndarray | None) -> float | None:
-    if x is None:
-        return None
-    return float(np.asarray(x).reshape(-1)[0])
 
 
 __all__ = ["CONVERTERS", "Converter", "Cx", "TO_NCHW", "TO_NHWC", "Unsupported", "WeightRef", "converter",

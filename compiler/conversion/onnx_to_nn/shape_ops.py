@@ -149,6 +149,29 @@ def tile(cx: Cx, x, repeats):
     return y
 
 
+@converter("DepthToSpace", 11, doc="nn.reshape, nn.transpose (6-D), nn.reshape; DCR and CRD modes")
+def depth_to_space(cx: Cx, x, *, blocksize, mode="DCR"):
+    n, c, h, w = cx.shape(x)
+    b = blocksize
+    if mode == "DCR":
+        y = cx.transpose(cx.reshape(x, (n, b, b, c // (b * b), h, w)), (0, 3, 4, 1, 5, 2))
+    elif mode == "CRD":
+        y = cx.transpose(cx.reshape(x, (n, c // (b * b), b, b, h, w)), (0, 1, 4, 2, 5, 3))
+    else:
+        raise cx.fail(f"mode '{mode}' is not supported")
+    return cx.reshape(y, (n, c // (b * b), h * b, w * b))
+
+
+@converter("SpaceToDepth", 11, doc="nn.reshape, nn.transpose (6-D), nn.reshape")
+def space_to_depth(cx: Cx, x, *, blocksize, mode="DCR"):
+    n, c, h, w = cx.shape(x)
+    b = blocksize
+    if mode != "DCR":
+        raise cx.fail(f"mode '{mode}' is not supported")
+    y = cx.transpose(cx.reshape(x, (n, c, h // b, b, w // b, b)), (0, 3, 5, 1, 2, 4))
+    return cx.reshape(y, (n, c * b * b, h // b, w // b))
+
+
 # ------------------------------------------------------------------ reductions
 def _reduce(cx: Cx, nn_name: str, x: Value, axes, keepdims: int, noop_with_empty_axes: int) -> Value:
     if not isinstance(x.type.element, FloatType):
@@ -162,7 +185,8 @@ def _reduce(cx: Cx, nn_name: str, x: Value, axes, keepdims: int, noop_with_empty
     return cx.emit(nn_name, x, axes=norm, keepdims=bool(keepdims))
 
 
-def _reducer(nn_name: str, square: bool = False, root: bool = False):
+def _reducer(nn_name: str, square: bool = False, root: bool = False, pre: str | None = None,
+             post: str | None = None):
     def attr_axes(cx: Cx, x, *, axes=None, keepdims=1):
         return _run(cx, x, list(axes) if axes is not None else None, keepdims, 0)
 
@@ -172,21 +196,48 @@ def _reducer(nn_name: str, square: bool = False, root: bool = False):
                     keepdims, noop_with_empty_axes)
 
     def _run(cx, x, axes, keepdims, noop):
+        if nn_name == "logsumexp":
+            return _log_sum_exp(cx, x, axes, keepdims, noop)
         if square:
             x = cx.binary("mul", x, x)
+        if pre:
+            x = cx.unary(pre, x)
         y = _reduce(cx, nn_name, x, axes, keepdims, noop)
+        if post:
+            y = cx.unary(post, y)
         return cx.unary("sqrt", y) if root else y
 
     return attr_axes, input_axes
 
 
-for _onnx, _nn, _sq, _rt, _input_since in (
-        ("ReduceMean", "nn.mean", False, False, 18), ("ReduceSum", "nn.reduce_sum", False, False, 13),
-        ("ReduceMax", "nn.reduce_max", False, False, 18), ("ReduceMin", "nn.reduce_min", False, False, 18),
-        ("ReduceSumSquare", "nn.reduce_sum", True, False, 18), ("ReduceL2", "nn.reduce_sum", True, True, 18)):
-    _a, _i = _reducer(_nn, _sq, _rt)
-    converter(_onnx, 11, doc=f"{_nn} (axes attribute)")(_a)
-    converter(_onnx, _input_since, doc=f"{_nn} (axes input, constant)")(_i)
+def _log_sum_exp(cx: Cx, x: Value, axes, keepdims: int, noop: int) -> Value:
+    """log(sum(exp(x - m))) + m with m = max(x): no overflow."""
+    m = _reduce(cx, "nn.reduce_max", x, axes, 1, noop)
+    if m is x:
+        return x
+    s = _reduce(cx, "nn.reduce_sum", cx.unary("exp", cx.binary("sub", x, m)), axes, 1, noop)
+    y = cx.binary("add", cx.unary("log", s), m)
+    return cx.reshape(y, cx.out_shape(0)) if not keepdims else y
+
+
+for _onnx, _nn, _sq, _rt, _pre, _post, _input_since in (
+        ("ReduceMean", "nn.mean", False, False, None, None, 18),
+        ("ReduceSum", "nn.reduce_sum", False, False, None, None, 13),
+        ("ReduceMax", "nn.reduce_max", False, False, None, None, 18),
+        ("ReduceMin", "nn.reduce_min", False, False, None, None, 18),
+        ("ReduceSumSquare", "nn.reduce_sum", True, False, None, None, 18),
+        ("ReduceL2", "nn.reduce_sum", True, True, None, None, 18),
+        ("ReduceL1", "nn.reduce_sum", False, False, "abs", None, 18),
+        ("ReduceLogSum", "nn.reduce_sum", False, False, None, "log", 18),
+        ("ReduceLogSumExp", "logsumexp", False, False, None, None, 18)):
+    _a, _i = _reducer(_nn, _sq, _rt, _pre, _post)
+    if _nn == "logsumexp":
+        _what = "log(nn.reduce_sum(exp(x - max))) + max"
+    else:
+        _what = (("nn.mul(x, x), " if _sq else "") + (f"nn.{_pre}, " if _pre else "") + _nn
+                 + (", nn.sqrt" if _rt else "") + (f", nn.{_post}" if _post else ""))
+    converter(_onnx, 11, doc=f"{_what} (axes attribute; empty = all)")(_a)
+    converter(_onnx, _input_since, doc=f"{_what} (axes input, constant)")(_i)
 
 
 # ------------------------------------------------------------------ constant-only
@@ -198,6 +249,18 @@ def _constant_only(op_type: str):
     return run
 
 
+@converter("Where", 11, doc="folded on constant inputs; a constant uniform condition selects one input")
+def where(cx: Cx, cond, x, y):
+    c = cx.value(cond)
+    if c is None or not (np.all(c) or not np.any(c)):
+        raise cx.fail("Where is supported only with a constant condition that is all true or all false")
+    v = x if np.all(c) else y
+    out = cx.out_shape(0)
+    if cx.shape(v) == out:
+        return v
+    return cx.binary("mul", v, cx.like(np.ones(out), v))
+
+
 for _onnx in ("Shape", "Size", "Constant", "ConstantOfShape", "Range", "Equal", "Less", "Greater", "Not",
-              "Where", "Floor", "Ceil", "Mod", "ReduceProd"):
+              "Floor", "Ceil", "Mod", "ReduceProd"):
     converter(_onnx, 11, doc="constant inputs only (folded)")(_constant_only(_onnx))
