@@ -1,0 +1,44 @@
+"""TFLite backend: write ``nn`` graphs as .tflite FlatBuffers and read .tflite files back.
+
+API (flatbuffers and the generated schema are imported on first use, so
+importing this package stays cheap)::
+
+    from edgecc.backends import tflite
+    data = tflite.emit(module, "model.tflite", variant="auto")   # -> bytes
+    data = tflite.to_bytes(module, variant="fp16")
+    module = tflite.read_tflite("model.tflite")                  # or bytes
+
+Variants: ``auto`` (as typed), ``float32``, ``fp16`` (float32 graph, fp16
+weight buffers + DEQUANTIZE), ``int8`` and ``int16x8`` (the module must
+already be quantized; the writer checks the activation types). See
+``docs/backends/tflite.md`` for the op table; ``edgecc.backends.tflite.verify``
+runs files in LiteRT and TFLM for tests.
+"""
+
+from __future__ import annotations
+
+VARIANTS = ("auto", "float32", "fp16", "int8", "int16x8")
+
+
+def emit(module, path, *, variant: str = "auto") -> bytes:
+    """Write ``module`` to ``path`` as .tflite; returns the bytes."""
+    from edgecc.backends.tflite.writer import emit as _emit
+
+    return _emit(module, path, variant=variant)
+
+
+def to_bytes(module, *, variant: str = "auto") -> bytes:
+    """Serialize ``module`` to .tflite bytes."""
+    from edgecc.backends.tflite.writer import to_bytes as _to_bytes
+
+    return _to_bytes(module, variant=variant)
+
+
+def read_tflite(path_or_bytes, *, name: str | None = None):
+    """Read a .tflite file (path or bytes) into an ``nn`` module."""
+    from edgecc.backends.tflite.reader import read_tflite as _read
+
+    return _read(path_or_bytes, name=name)
+
+
+__all__ = ["VARIANTS", "emit", "read_tflite", "to_bytes"]

@@ -1,0 +1,489 @@
+"""nn -> TFLite builtin lowering (the writer's op table) and operator versions.
+
+``LOWER`` maps an ``nn`` op name to ``fn(writer, op)`` that emits one or more
+builtin operators through ``edgecc.backends.tflite.writer.Writer``. An op
+missing from ``LOWER``, or an attribute combination TFLite cannot express
+(e.g. ``nn.avg_pool2d`` pads that are neither SAME nor VALID), is an
+``EdgeccError`` naming the op and its location.
+
+Operator versions come from ``edgecc.backends.tflite.versions``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgecc.backends.tflite.schema import S
+from edgecc.backends.tflite.tables import padding_for, resize_flags
+from edgecc.backends.tflite.versions import binary_version, is8, is16, kind, simple_version, weighted_version
+from edgecc.ir.diagnostics import EdgeccError
+from edgecc.ir.types import QuantizedType, TensorType, i32
+
+B = S.BuiltinOperator
+ACT = {"none": S.ActivationFunctionType.NONE, "relu": S.ActivationFunctionType.RELU,
+       "relu6": S.ActivationFunctionType.RELU6, "relu_n1_to_1": S.ActivationFunctionType.RELU_N1_TO_1}
+
+#: nn op -> the builtin(s) it becomes (documentation and tests; LOWER is authoritative)
+TABLE: dict[str, str] = {}
+LOWER: dict = {}
+
+
+def lowers(name: str, builtins: str):
+    def register(fn):
+        LOWER[name] = fn
+        TABLE[name] = builtins
+        return fn
+    return register
+
+
+def unsupported(op, why: str) -> EdgeccError:
+    return EdgeccError(f"'{op.name}' {why} (tflite backend)", op.location)
+
+
+def options(kind: str, **fields):
+    """``(BuiltinOptions.<kind>, <kind>T(**fields))`` for ``OperatorT``."""
+    obj = getattr(S, kind + "T")()
+    for k, v in fields.items():
+        if not hasattr(obj, k):
+            raise AttributeError(f"{kind} has no field {k}")
+        setattr(obj, k, v)
+    return getattr(S.BuiltinOptions, kind), obj
+
+
+# ------------------------------------------------------------------ variants
+def check_variant(module, variant: str) -> None:
+    """Reject a module whose element types do not fit the requested variant."""
+    if variant in ("auto",):
+        return
+    acts = set()
+    for op in module.ops:
+        if op.name == "builtin.constant":
+            continue
+        for v in op.results:
+            acts.add(kind(v))
+    for a in module.func.arguments:
+        acts.add(kind(a))
+    quant = {k for k in acts if k.startswith("q")}
+    want = {"float32": set(), "fp16": set(), "int8": {"qi8"}, "int16x8": {"qi16"}}[variant]
+    if variant in ("float32", "fp16"):
+        if quant:
+            raise EdgeccError(f"tflite variant '{variant}' needs a float module, but it has "
+                              f"{', '.join(sorted(quant))} values (emit with variant 'auto' or 'int8')")
+        if "f16" in acts:
+            raise EdgeccError(f"tflite variant '{variant}' needs f32 activations, the module has f16")
+        return
+    if not quant:
+        raise EdgeccError(f"tflite variant '{variant}' needs a quantized module (run the quantize "
+                          "pass first)")
+    if quant - want:
+        raise EdgeccError(f"tflite variant '{variant}' allows {', '.join(sorted(want))} activations, "
+                          f"the module has {', '.join(sorted(quant))}")
+
+
+# ------------------------------------------------------------------ helpers
+def _res_name(w, op) -> str:
+    return w.name_of(op.results[0])
+
+
+def _window_input(w, op, x, khw, dil, fill):
+    """(padding, input tensor): SAME/VALID when the pads allow, else an explicit PAD first."""
+    n, h, wd, c = x.type.shape
+    oh, ow = op.results[0].type.shape[1:3]
+    strides, pads = op.attr("strides"), op.attr("pads")
+    mode = padding_for((h, wd), khw, strides, dil, pads, (oh, ow))
+    if mode is not None:
+        return mode, w.t(x)
+    if fill is None:
+        raise unsupported(op, f"pads {list(pads)} are neither SAME nor VALID padding")
+    t, lft, b, r = pads
+    padded = TensorType((n, h + t + b, wd + lft + r, c), x.type.element)
+    pname = w.reserve(f"{_res_name(w, op)}_padded")
+    xi = w.t(x)
+    paddings = w.aux(np.array([[0, 0], [t, b], [lft, r], [0, 0]], np.int32), f"{pname}_paddings")
+    if fill == "zero":
+        idx = w.temp(padded, pname)
+        w.op(B.PAD, [xi, paddings], [idx], options("PadOptions"), simple_version(B.PAD, x))
+    else:
+        e = x.type.element
+        low = np.array(e.qmin if isinstance(e, QuantizedType) else -np.inf, e.numpy)
+        value = w.aux(low, f"{pname}_value", element=e)
+        idx = w.temp(padded, pname)
+        w.op(B.PADV2, [xi, paddings, value], [idx], options("PadV2Options"),
+             simple_version(B.PADV2, x))
+    return S.Padding.VALID, idx
+
+
+def _bias(w, op, x, wt, b, cout: int) -> int:
+    xe = x.type.element
+    name = f"{_res_name(w, op)}_bias"
+    if isinstance(xe, QuantizedType):
+        we = wt.type.element
+        scales = [float(np.float32(xe.scale) * np.float32(s)) for s in we.scales]
+        q = S.QuantizationParametersT()
+        q.scale, q.zeroPoint, q.quantizedDimension = scales, [0] * len(scales), 0
+        if b is None:
+            dtype = np.int32 if xe.kind == "qi8" else np.int64
+            return w.aux(np.zeros(cout, dtype), name, quant=q)
+        return w.t(b, quant_override=(scales, 0))
+    if b is None:
+        return w.aux(np.zeros(cout, xe.numpy), name)
+    return w.t(b)
+
+
+# ------------------------------------------------------------------ weighted ops
+@lowers("nn.conv2d", "CONV_2D (PAD first when pads are not SAME/VALID)")
+def conv2d(w, op):
+    x, wt, out = op.input, op.weight, op.output
+    cout, kh, kw, _ = wt.type.shape
+    dil = op.attr("dilations")
+    pad, xi = _window_input(w, op, x, (kh, kw), dil, "zero")
+    opts = options("Conv2DOptions", padding=pad, strideH=op.attr("strides")[0],
+                   strideW=op.attr("strides")[1], dilationHFactor=dil[0], dilationWFactor=dil[1],
+                   fusedActivationFunction=ACT[op.attr("activation")])
+    ins = [xi, w.t(wt), _bias(w, op, x, wt, op.bias, cout)]
+    w.op(B.CONV_2D, ins, [w.out(out)], opts, weighted_version(B.CONV_2D, x, wt, op.attr("groups")))
+
+
+@lowers("nn.depthwise_conv2d", "DEPTHWISE_CONV_2D (PAD first when pads are not SAME/VALID)")
+def depthwise_conv2d(w, op):
+    x, wt, out = op.input, op.weight, op.output
+    _, kh, kw, cm = wt.type.shape
+    dil = op.attr("dilations")
+    pad, xi = _window_input(w, op, x, (kh, kw), dil, "zero")
+    opts = options("DepthwiseConv2DOptions", padding=pad, strideH=op.attr("strides")[0],
+                   strideW=op.attr("strides")[1], dilationHFactor=dil[0], dilationWFactor=dil[1],
+                   depthMultiplier=op.attr("depth_multiplier"),
+                   fusedActivationFunction=ACT[op.attr("activation")])
+    ins = [xi, w.t(wt), _bias(w, op, x, wt, op.bias, cm)]
+    w.op(B.DEPTHWISE_CONV_2D, ins, [w.out(out)], opts,
+         weighted_version(B.DEPTHWISE_CONV_2D, x, wt, dilated=tuple(dil) != (1, 1)))
+
+
+@lowers("nn.fully_connected", "FULLY_CONNECTED (keep_num_dims unless the input is 2-D)")
+def fully_connected(w, op):
+    x, wt, out = op.input, op.weight, op.output
+    keep = x.type.rank != 2
+    opts = options("FullyConnectedOptions", fusedActivationFunction=ACT[op.attr("activation")],
+                   weightsFormat=S.FullyConnectedOptionsWeightsFormat.DEFAULT, keepNumDims=keep)
+    ins = [w.t(x), w.t(wt), _bias(w, op, x, wt, op.bias, wt.type.shape[0])]
+    w.op(B.FULLY_CONNECTED, ins, [w.out(out)], opts,
+         weighted_version(B.FULLY_CONNECTED, x, wt, keep_dims=keep))
+
+
+@lowers("nn.matmul", "BATCH_MATMUL (rank >= 2 operands)")
+def matmul(w, op):
+    if op.a.type.rank < 2 or op.b.type.rank < 2:
+        raise unsupported(op, "with a 1-D operand has no TFLite equivalent (reshape it to 2-D)")
+    w.op(B.BATCH_MATMUL, [w.t(op.a), w.t(op.b)], [w.out(op.output)],
+         options("BatchMatMulOptions", adjX=False, adjY=False), simple_version(B.BATCH_MATMUL, op.a))
+
+
+# ------------------------------------------------------------------ elementwise
+def _binary(name, code, opt_kind, fused):
+    def lower(w, op):
+        fields = {"fusedActivationFunction": ACT[op.attr("activation")]} if fused else {}
+        if code in (B.ADD, B.SUB):
+            fields["potScaleInt16"] = kind(op.lhs) != "qi16"
+        opts = options(opt_kind, **fields) if opt_kind else None
+        w.op(code, [w.t(op.lhs), w.t(op.rhs)], [w.out(op.output)], opts, binary_version(code, op))
+    lowers(name, S_NAMES[code])(lower)
+
+
+def _unary(name, code, opt_kind=None, **fields):
+    def lower(w, op):
+        extra = {k: (op.attr(v) if isinstance(v, str) else v) for k, v in fields.items()}
+        opts = options(opt_kind, **extra) if opt_kind else None
+        w.op(code, [w.t(op.input)], [w.out(op.output)], opts, simple_version(code, op.input, op.output))
+    lowers(name, S_NAMES[code])(lower)
+
+
+S_NAMES = {v: k for k, v in vars(B).items() if not k.startswith("_")}
+_binary("nn.add", B.ADD, "AddOptions", True)
+_binary("nn.sub", B.SUB, "SubOptions", True)
+_binary("nn.mul", B.MUL, "MulOptions", True)
+_binary("nn.div", B.DIV, "DivOptions", True)
+_binary("nn.maximum", B.MAXIMUM, "MaximumMinimumOptions", False)
+_binary("nn.minimum", B.MINIMUM, "MaximumMinimumOptions", False)
+_binary("nn.pow", B.POW, "PowOptions", False)
+_unary("nn.relu", B.RELU)
+_unary("nn.sigmoid", B.LOGISTIC)
+_unary("nn.tanh", B.TANH)
+_unary("nn.hard_swish", B.HARD_SWISH, "HardSwishOptions")
+_unary("nn.leaky_relu", B.LEAKY_RELU, "LeakyReluOptions", alpha="alpha")
+_unary("nn.exp", B.EXP, "ExpOptions")
+_unary("nn.log", B.LOG)
+_unary("nn.sqrt", B.SQRT)
+_unary("nn.rsqrt", B.RSQRT)
+_unary("nn.abs", B.ABS, "AbsOptions")
+_unary("nn.neg", B.NEG, "NegOptions")
+_unary("nn.dequantize", B.DEQUANTIZE)
+_lower_dequantize = LOWER["nn.dequantize"]
+
+
+def _dequantize(w, op):
+    from edgecc.backends.tflite.writer import constant_data
+
+    if constant_data(op.output) is None:
+        _lower_dequantize(w, op)  # a constant input is folded into a float tensor on first use
+
+
+LOWER["nn.dequantize"] = _dequantize
+TABLE["nn.dequantize"] = "DEQUANTIZE (of a constant: folded into a float constant)"
+_unary("nn.quantize", B.QUANTIZE)
+TABLE["nn.requantize"] = "QUANTIZE"
+LOWER["nn.requantize"] = LOWER["nn.quantize"]
+
+
+@lowers("nn.prelu", "PRELU")
+def prelu(w, op):
+    w.op(B.PRELU, [w.t(op.input), w.t(op.slope)], [w.out(op.output)], None, 1)
+
+
+@lowers("nn.cast", "CAST")
+def cast(w, op):
+    from edgecc.backends.tflite.schema import tensor_type_code
+
+    opts = options("CastOptions", inDataType=tensor_type_code(op.input.type.element),
+                   outDataType=tensor_type_code(op.output.type.element))
+    w.op(B.CAST, [w.t(op.input)], [w.out(op.output)], opts, simple_version(B.CAST, op.input, op.output))
+
+
+CLAMPS = {(0.0, math.inf): B.RELU, (0.0, 6.0): B.RELU6}
+
+
+def _quantized_bound(v: float, e) -> int | None:
+    """TFLM ReluQuantized's bound: zero_point + roundf(v / scale), None when it does not bind."""
+    if math.isinf(v):
+        return None
+    r = np.float32(v) / np.float32(e.scale)
+    q = e.zero_point + int(np.sign(r) * np.floor(np.abs(r) + np.float32(0.5)))
+    return min(max(q, e.qmin), e.qmax)
+
+
+@lowers("nn.clamp", "RELU [0, inf) / RELU6 [0, 6], else MAXIMUM + MINIMUM with constant bounds")
+def clamp(w, op):
+    x, out = op.input, op.output
+    lo, hi = op.attr("min"), op.attr("max")
+    code = CLAMPS.get((lo, hi))
+    if code is not None:
+        w.op(code, [w.t(x)], [w.out(out)], None, simple_version(code, x))
+        return
+    e, cur, name = x.type.element, w.t(x), _res_name(w, op)
+    steps = []
+    if x.type.is_quantized:
+        if e != out.type.element:
+            raise unsupported(op, f"with bounds [{lo}, {hi}] and different input/output quantization "
+                              "has no TFLite equivalent")
+        qlo, qhi = _quantized_bound(lo, e), _quantized_bound(hi, e)
+        if qlo is not None and qlo > e.qmin:
+            steps.append((B.MAXIMUM, qlo, "lo"))
+        if qhi is not None and qhi < e.qmax:
+            steps.append((B.MINIMUM, qhi, "hi"))
+    else:
+        if lo != -math.inf:
+            steps.append((B.MAXIMUM, lo, "lo"))
+        if hi != math.inf:
+            steps.append((B.MINIMUM, hi, "hi"))
+    if not steps:  # the clamp does not bind: identity
+        w.bind(out, cur)
+        return
+    for k, (code, bound, tag) in enumerate(steps):
+        last = k == len(steps) - 1
+        dst_name = name if last else w.reserve(f"{name}_{tag}_out")
+        c = w.aux(np.array(bound, e.numpy), f"{dst_name}_{tag}", element=e)
+        dst = w.out(out) if last else w.temp(out.type, dst_name)
+        w.op(code, [cur, c], [dst], options("MaximumMinimumOptions"), simple_version(B.MAXIMUM, x))
+        cur = dst
+
+
+def _last_axis(w, op, code, opts):
+    """Emit ``code`` over the last axis; another axis is moved there and back with TRANSPOSE."""
+    x, out, axis = op.input, op.output, op.norm_axis
+    r, name = x.type.rank, _res_name(w, op)
+    ver = simple_version(code, x)
+    if axis == r - 1:
+        w.op(code, [w.t(x)], [w.out(out)], opts, ver)
+        return
+    perm = [d for d in range(r) if d != axis] + [axis]
+    inv = [perm.index(d) for d in range(r)]
+    moved = TensorType(tuple(x.type.shape[p] for p in perm), x.type.element)
+    xi, in_name, last_name = w.t(x), w.reserve(f"{name}_in"), w.reserve(f"{name}_last")
+    p_perm = w.aux(np.array(perm, np.int32), f"{in_name}_perm")
+    t_in = w.temp(moved, in_name)
+    w.op(B.TRANSPOSE, [xi, p_perm], [t_in], options("TransposeOptions"), simple_version(B.TRANSPOSE, x))
+    t_out = w.temp(moved.with_element(out.type.element), last_name)
+    w.op(code, [t_in], [t_out], opts, ver)
+    p_inv = w.aux(np.array(inv, np.int32), f"{name}_perm")
+    w.op(B.TRANSPOSE, [t_out, p_inv], [w.out(out)], options("TransposeOptions"),
+         simple_version(B.TRANSPOSE, out))
+
+
+@lowers("nn.softmax", "SOFTMAX (TRANSPOSE around it for another axis)")
+def softmax(w, op):
+    _last_axis(w, op, B.SOFTMAX, options("SoftmaxOptions", beta=op.attr("beta")))
+
+
+@lowers("nn.log_softmax", "LOG_SOFTMAX (TRANSPOSE around it for another axis)")
+def log_softmax(w, op):
+    _last_axis(w, op, B.LOG_SOFTMAX, options("LogSoftmaxOptions"))
+
+
+@lowers("nn.lrn", "LOCAL_RESPONSE_NORMALIZATION (odd size)")
+def lrn(w, op):
+    size = op.attr("size")
+    if size % 2 == 0:
+        raise unsupported(op, f"with an even size ({size}) has no TFLite equivalent")
+    opts = options("LocalResponseNormalizationOptions", radius=(size - 1) // 2, bias=op.attr("bias"),
+                   alpha=op.attr("alpha") / size, beta=op.attr("beta"))
+    w.op(B.LOCAL_RESPONSE_NORMALIZATION, [w.t(op.input)], [w.out(op.output)], opts, 1)
+
+
+# ------------------------------------------------------------------ pools, reductions
+def _pool(name, code, fill):
+    def lower(w, op):
+        x = op.input
+        k = op.attr("kernel")
+        pad, xi = _window_input(w, op, x, k, (1, 1), fill)
+        opts = options("Pool2DOptions", padding=pad, strideH=op.attr("strides")[0],
+                       strideW=op.attr("strides")[1], filterHeight=k[0], filterWidth=k[1],
+                       fusedActivationFunction=ACT[op.attr("activation")])
+        w.op(code, [xi], [w.out(op.output)], opts, simple_version(code, x))
+    lowers(name, S_NAMES[code] + (" (PADV2 first for other pads)" if fill else " (SAME/VALID pads)"))(lower)
+
+
+_pool("nn.avg_pool2d", B.AVERAGE_POOL_2D, None)
+_pool("nn.max_pool2d", B.MAX_POOL_2D, "lowest")
+
+
+def _reduce(name, code):
+    def lower(w, op):
+        axes = w.aux(np.array(op.norm_axes, np.int32), f"{_res_name(w, op)}_axes")
+        w.op(code, [w.t(op.input), axes], [w.out(op.output)],
+             options("ReducerOptions", keepDims=op.attr("keepdims")), simple_version(code, op.input))
+    lowers(name, S_NAMES[code])(lower)
+
+
+_reduce("nn.mean", B.MEAN)
+_reduce("nn.reduce_sum", B.SUM)
+_reduce("nn.reduce_max", B.REDUCE_MAX)
+_reduce("nn.reduce_min", B.REDUCE_MIN)
+
+
+# ------------------------------------------------------------------ data movement
+@lowers("nn.reshape", "RESHAPE")
+def reshape(w, op):
+    shape = w.aux(np.array(op.attr("shape"), np.int32), f"{_res_name(w, op)}_shape")
+    w.op(B.RESHAPE, [w.t(op.input), shape], [w.out(op.output)], None, 1)
+
+
+@lowers("nn.transpose", "TRANSPOSE")
+def transpose(w, op):
+    perm = w.aux(np.array(op.attr("perm"), np.int32), f"{_res_name(w, op)}_perm")
+    w.op(B.TRANSPOSE, [w.t(op.input), perm], [w.out(op.output)], options("TransposeOptions"),
+         simple_version(B.TRANSPOSE, op.input))
+
+
+@lowers("nn.concat", "CONCATENATION")
+def concat(w, op):
+    ins = [w.t(v) for v in op.operands]
+    opts = options("ConcatenationOptions", axis=op.norm_axis,
+                   fusedActivationFunction=S.ActivationFunctionType.NONE)
+    w.op(B.CONCATENATION, ins, [w.out(op.output)], opts, simple_version(B.CONCATENATION, op.operands[0]))
+
+
+@lowers("nn.split", "SPLIT (equal sizes) / SPLIT_V")
+def split(w, op):
+    sizes, x, name = op.attr("sizes"), op.input, _res_name(w, op)
+    axis = w.aux(np.array(op.norm_axis, np.int32), f"{name}_axis")
+    outs = [w.out(r) for r in op.results]
+    if len(set(sizes)) == 1:
+        w.op(B.SPLIT, [axis, w.t(x)], outs, options("SplitOptions", numSplits=len(sizes)),
+             simple_version(B.SPLIT, x))
+    else:
+        sz = w.aux(np.array(sizes, np.int32), f"{name}_sizes")
+        w.op(B.SPLIT_V, [w.t(x), sz, axis], outs, options("SplitVOptions", numSplits=len(sizes)),
+             simple_version(B.SPLIT_V, x))
+
+
+@lowers("nn.pad", "PAD / PADV2 (constant), MIRROR_PAD (reflect)")
+def pad(w, op):
+    x, r, name = op.input, op.input.type.rank, _res_name(w, op)
+    p = op.attr("pads")
+    paddings = w.aux(np.array([[p[i], p[r + i]] for i in range(r)], np.int32).reshape(r, 2),
+                     f"{name}_paddings")
+    mode, value = op.attr("mode"), op.attr("value")
+    if mode == "reflect":
+        w.op(B.MIRROR_PAD, [w.t(x), paddings], [w.out(op.output)],
+             options("MirrorPadOptions", mode=S.MirrorPadMode.REFLECT), simple_version(B.MIRROR_PAD, x))
+    elif mode == "edge":
+        raise unsupported(op, "with mode 'edge' has no TFLite equivalent")
+    elif value == 0.0:
+        w.op(B.PAD, [w.t(x), paddings], [w.out(op.output)], options("PadOptions"),
+             simple_version(B.PAD, x))
+    else:
+        e = x.type.element
+        if isinstance(e, QuantizedType):
+            q = np.clip(np.round(value / e.scale) + e.zero_point, e.qmin, e.qmax)
+            const = w.aux(np.array(q, e.numpy), f"{name}_value", element=e)
+        else:
+            const = w.aux(np.array(value, e.numpy), f"{name}_value", element=e)
+        w.op(B.PADV2, [w.t(x), paddings, const], [w.out(op.output)], options("PadV2Options"),
+             simple_version(B.PADV2, x))
+
+
+@lowers("nn.slice", "STRIDED_SLICE")
+def slice_(w, op):
+    r, name = op.input.type.rank, _res_name(w, op)
+    begin, end, steps = list(op.attr("begin")), list(op.attr("end")), list(op.steps)
+    end_mask = 0
+    for i in range(r):
+        if steps[i] < 0 and end[i] < 0:
+            end_mask |= 1 << i
+            end[i] = 0
+    ins = [w.t(op.input), w.aux(np.array(begin, np.int32), f"{name}_begin"),
+           w.aux(np.array(end, np.int32), f"{name}_end"), w.aux(np.array(steps, np.int32), f"{name}_strides")]
+    opts = options("StridedSliceOptions", beginMask=0, endMask=end_mask, ellipsisMask=0,
+                   newAxisMask=0, shrinkAxisMask=0, offset=False)
+    w.op(B.STRIDED_SLICE, ins, [w.out(op.output)], opts, simple_version(B.STRIDED_SLICE, op.input))
+
+
+@lowers("nn.gather", "GATHER (constant indices normalised to int32)")
+def gather(w, op):
+    data, idx = op.data, op.indices
+    src = idx.defining_op()
+    axis = op.norm_axis
+    if src is not None and src.name == "builtin.constant":
+        arr = src.attr("value").array.astype(np.int64)
+        arr = np.where(arr < 0, arr + data.type.shape[axis], arr).astype(np.int32)
+        ii = w.t(idx) if idx.type.element == i32 and not (src.attr("value").array < 0).any() else \
+            w.aux(arr, f"{_res_name(w, op)}_indices")
+    else:
+        ii = w.t(idx)
+    w.op(B.GATHER, [w.t(data), ii], [w.out(op.output)], options("GatherOptions", axis=axis, batchDims=0),
+         simple_version(B.GATHER, data))
+
+
+@lowers("nn.resize", "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR (when the index map matches)")
+def resize(w, op):
+    x = op.input
+    flags = resize_flags(op)
+    if flags is None:
+        raise unsupported(op, f"mode '{op.attr('mode')}' with coordinate '{op.attr('coordinate')}' and "
+                          f"nearest_mode '{op.attr('nearest_mode')}' has no TFLite equivalent for "
+                          "these sizes")
+    align, half = flags
+    size = w.aux(np.array(op.attr("size"), np.int32), f"{_res_name(w, op)}_size")
+    if op.attr("mode") == "bilinear":
+        code, opts = B.RESIZE_BILINEAR, options("ResizeBilinearOptions", alignCorners=align,
+                                                halfPixelCenters=half)
+        ver = 4 if is16(x) else 3 if half else 2 if is8(x) else 1
+    else:
+        code, opts = B.RESIZE_NEAREST_NEIGHBOR, options("ResizeNearestNeighborOptions",
+                                                        alignCorners=align, halfPixelCenters=half)
+        ver = 4 if is16(x) else 3 if (half or align) else 2 if is8(x) else 1
+    w.op(code, [w.t(x), size], [w.out(op.output)], opts, ver)
+
+
+__all__ = ["LOWER", "TABLE", "check_variant", "options", "unsupported", "simple_version"]
