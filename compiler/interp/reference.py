@@ -12,9 +12,9 @@ kernel docstrings say so (see ``edgecc.interp.ops_common``).
 * ``evaluate_op(op, inputs)`` executes one op on numpy arrays.
 * ``KERNELS`` maps op names to ``kernel(op, *arrays) -> array | list``.
 
-Quantized operands or results raise "integer semantics not implemented",
-except for ``nn.quantize`` and ``nn.dequantize``; integer kernels come with
-quantization support.
+Ops with a quantized operand or result run the integer kernels of
+``edgecc.interp.quantized`` (TFLite Micro's reference semantics, on stored
+integers); quantized graph inputs take and outputs return stored integers.
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ def _is_quantized(v: Value) -> bool:
 
 
 def supports(op: Operation) -> bool:
-    """Whether ``evaluate_op`` can execute ``op`` (kernel present, no quantized operands)."""
-    if op.name not in KERNELS:
-        return False
-    if op.name in QUANT_OK:
-        return True
-    return not any(_is_quantized(v) for v in list(op.operands) + list(op.results))
+    """Whether ``evaluate_op`` can execute ``op`` (float kernel, or integer kernel when quantized)."""
+    if op.name != "builtin.constant" and any(_is_quantized(v) for v in (*op.operands, *op.results)):
+        from edgecc.interp import quantized
+
+        return quantized.supports(op)
+    return op.name in KERNELS
 
 
 def evaluate_op(op: Operation, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -57,12 +57,13 @@ def evaluate_op(op: Operation, inputs: Sequence[np.ndarray]) -> list[np.ndarray]
     Results are cast to their declared element dtype and checked against the
     declared shapes. float16 inputs are computed in float32.
     """
+    if op.name != "builtin.constant" and any(_is_quantized(v) for v in (*op.operands, *op.results)):
+        from edgecc.interp import quantized  # integer semantics (TFLM reference kernels)
+
+        return quantized.evaluate_op(op, inputs)
     fn = KERNELS.get(op.name)
     if fn is None:
         raise op_error(op, "is not supported by the reference interpreter")
-    if op.name not in QUANT_OK and any(_is_quantized(v) for v in list(op.operands) + list(op.results)):
-        raise op_error(op, "on quantized tensors: integer semantics not implemented in the reference "
-                       "interpreter")
     if len(inputs) != len(op.operands):
         raise op_error(op, f"got {len(inputs)} inputs for {len(op.operands)} operands")
     args = []

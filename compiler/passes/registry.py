@@ -24,6 +24,9 @@ PASSES: dict[str, str] = {
     "fold-constants": "edgecc.transforms.fold_constants:FoldConstants",
     "fuse": "edgecc.transforms.fuse:Fuse",
     "layout": "edgecc.transforms.layout:Layout",
+    "quantize": "edgecc.transforms.quantize:Quantize",
+    "qdq-fold": "edgecc.transforms.quantize:QDQFold",
+    "mixed-precision": "edgecc.transforms.mixed_precision:MixedPrecision",
 }
 
 #: the optimisation pipeline run after import (CLI, frontend, backend-suite adapter)

@@ -55,11 +55,11 @@ def _register() -> None:
 
     cli.add_command(compile_command)
     cli.add_command(opt_command)
-    try:
-        from edgecc.tools.inspect import inspect_command
-    except ImportError:  # the frontend is optional while it is being built
-        return
+    from edgecc.tools.inspect import inspect_command
+    from edgecc.tools.quantize_report import quantize_report_command
+
     cli.add_command(inspect_command)
+    cli.add_command(quantize_report_command)
 
 
 def run_command(command: click.Command, argv: list[str] | None = None) -> None:

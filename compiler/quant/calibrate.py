@@ -1,0 +1,241 @@
+"""Calibration data: loading, checking, and one statistics pass over it.
+
+Accepted sources (``load_calibration(source, module)``):
+
+* a path to an ``.npz`` file keyed by input name, each array stacking the
+  samples along axis 0 (``[N, *input_shape]``, or ``[N, ...]`` replacing a
+  batch dimension of 1); a single-input model may also use the key ``x``
+  or the file's only array,
+* a path to a directory holding one ``<input name>.npy`` per input (same
+  stacking),
+* a mapping input name -> stacked array (as the npz),
+* a numpy array (single-input models: stacked samples),
+* an iterable of samples, each a feed dict, a sequence of arrays (one per
+  input) or one array (single input).
+
+Every sample is checked against the float model's inputs: unknown or
+missing names, non-float data, wrong shapes, NaN/inf values and an empty set
+raise ``EdgeccError`` naming the input (and the sample). float64/float16
+data is converted to the input's float type.
+
+``collect_statistics(module, samples)`` runs the float reference interpreter
+once per sample and updates an ``Observer`` for every value computed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from edgecc.ir.core import Module, Value
+from edgecc.ir.diagnostics import EdgeccError
+from edgecc.ir.types import FloatType, TensorType
+from edgecc.quant.observers import Observer
+
+Sample = dict[str, np.ndarray]
+#: show a progress bar above this many samples (when stderr is a terminal)
+PROGRESS_MIN = 20
+
+
+def input_names(module: Module) -> list[str]:
+    from edgecc.interp.reference import feed_name
+
+    return [feed_name(a, i) for i, a in enumerate(module.func.arguments)]
+
+
+def _fail(name: str, message: str) -> EdgeccError:
+    return EdgeccError(f"calibration input '{name}': {message}")
+
+
+def load_calibration(source, module: Module, limit: int | None = None) -> list[Sample]:
+    """Calibration samples for ``module`` from any accepted source (see the module docstring)."""
+    names = input_names(module)
+    args = module.func.arguments
+    if source is None:
+        raise EdgeccError("no calibration data given")
+    if isinstance(source, (str, Path)):
+        stacked = _read_path(Path(source), names)
+        samples = _unstack(stacked, module)
+    elif isinstance(source, Mapping):
+        samples = _unstack(dict(source), module)
+    elif isinstance(source, np.ndarray):
+        if len(names) != 1:
+            raise EdgeccError(f"a single calibration array needs a single-input model; this one has "
+                              f"{len(names)} inputs ({', '.join(names)})")
+        samples = _unstack({names[0]: source}, module)
+    elif isinstance(source, Iterable):
+        samples = []
+        for i, s in enumerate(source):
+            samples.append(_sample(s, names, i))
+            if limit is not None and len(samples) >= limit:
+                break
+    else:
+        raise EdgeccError(f"calibration data must be a path, an array, a mapping or an iterable of samples, "
+                          f"got {type(source).__name__}")
+    if limit is not None:
+        samples = samples[:limit]
+    if not samples:
+        raise _fail(names[0] if names else "?", "the calibration set is empty")
+    return [_check(s, args, names, i) for i, s in enumerate(samples)]
+
+
+def _read_path(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    if path.is_dir():
+        out = {}
+        for n in names:
+            f = path / f"{n}.npy"
+            if not f.is_file():
+                found = ", ".join(sorted(p.name for p in path.glob("*.npy"))) or "none"
+                raise _fail(n, f"no file {f.name} in {path} (found: {found})")
+            out[n] = np.load(f, allow_pickle=False)
+        return out
+    if not path.is_file():
+        raise EdgeccError(f"calibration data {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as e:  # not an npz / truncated
+        raise EdgeccError(f"cannot read calibration data {path}: {e}") from None
+    if len(names) == 1 and names[0] not in data:
+        if "x" in data:
+            return {names[0]: data["x"]}
+        if len(data) == 1:
+            return {names[0]: next(iter(data.values()))}
+    extra = [k for k in data if k not in names]
+    if extra and all(n in data for n in names):
+        data = {n: data[n] for n in names}  # e.g. labels stored beside the inputs
+    return data
+
+
+def _unstack(stacked: dict[str, np.ndarray], module: Module) -> list[Sample]:
+    names = input_names(module)
+    for k in stacked:
+        if k not in names:
+            raise _fail(k, f"not an input of the model (inputs: {', '.join(names)})")
+    for n in names:
+        if n not in stacked:
+            raise _fail(n, "missing from the calibration data")
+    counts = {}
+    per_input: dict[str, list[np.ndarray]] = {}
+    for n, a in zip(names, module.func.arguments):
+        arr = np.asarray(stacked[n])
+        shape = a.type.shape
+        if arr.dtype == object:
+            raise _fail(n, "has dtype object, expected float data")
+        if arr.ndim == len(shape) + 1 and tuple(arr.shape[1:]) == shape:
+            items = [arr[i] for i in range(arr.shape[0])]
+        elif shape and shape[0] == 1 and arr.ndim == len(shape) and tuple(arr.shape[1:]) == shape[1:]:
+            items = [arr[i:i + 1] for i in range(arr.shape[0])]
+        else:
+            alt = f" or [N, {', '.join(map(str, shape[1:]))}]" if shape and shape[0] == 1 else ""
+            raise _fail(n, f"stacked data has shape {list(arr.shape)}; expected "
+                           f"[N, {', '.join(map(str, shape))}]{alt}")
+        counts[n] = len(items)
+        per_input[n] = items
+    if len(set(counts.values())) > 1:
+        raise EdgeccError("calibration inputs have different sample counts: "
+                          + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    n = next(iter(counts.values())) if counts else 0
+    return [{k: per_input[k][i] for k in names} for i in range(n)]
+
+
+def _sample(s, names: list[str], index: int) -> Sample:
+    if isinstance(s, Mapping):
+        for k in s:
+            if k not in names:
+                raise _fail(str(k), f"not an input of the model (inputs: {', '.join(names)}) "
+                                    f"in sample {index}")
+        missing = [n for n in names if n not in s]
+        if missing:
+            raise _fail(missing[0], f"missing from calibration sample {index}")
+        return {n: s[n] for n in names}
+    if isinstance(s, np.ndarray) or np.isscalar(s):
+        if len(names) != 1:
+            raise EdgeccError(f"calibration sample {index} is one array but the model has {len(names)} "
+                              f"inputs ({', '.join(names)}); pass a dict or a sequence")
+        return {names[0]: s}
+    if isinstance(s, (list, tuple)):
+        if len(s) != len(names):
+            raise EdgeccError(f"calibration sample {index} has {len(s)} arrays for {len(names)} inputs "
+                              f"({', '.join(names)})")
+        return dict(zip(names, s))
+    raise EdgeccError(f"calibration sample {index} must be a dict, a sequence or an array, "
+                      f"got {type(s).__name__}")
+
+
+def _check(sample: Sample, args, names: list[str], index: int) -> Sample:
+    out = {}
+    for n, a in zip(names, args):
+        t = a.type
+        arr = np.asarray(sample[n])
+        if not isinstance(t, TensorType) or not isinstance(t.element, FloatType):
+            raise _fail(n, f"the input has type {t}; calibration needs the float model")
+        if arr.dtype.kind != "f":
+            raise _fail(n, f"sample {index} has dtype {arr.dtype}, expected float data ({t.element})")
+        if tuple(arr.shape) != t.shape:
+            if t.shape and t.shape[0] == 1 and tuple(arr.shape) == t.shape[1:]:
+                arr = arr.reshape(t.shape)
+            else:
+                raise _fail(n, f"sample {index} has shape {list(arr.shape)}, expected {list(t.shape)}")
+        if arr.size == 0:
+            raise _fail(n, f"sample {index} is empty")
+        finite = np.isfinite(arr)
+        if not finite.all():
+            bad = "NaN" if np.isnan(arr).any() else "inf"
+            count = int(arr.size - finite.sum())
+            raise _fail(n, f"sample {index} contains {bad} ({count} non-finite values)")
+        out[n] = np.ascontiguousarray(arr.astype(t.element.numpy, copy=False))
+    return out
+
+
+def _progress(total: int, show: bool | None):
+    if show is None:
+        show = total > PROGRESS_MIN and sys.stderr.isatty()
+    if not show:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from rich.console import Console
+
+    return Progress(TextColumn("calibrating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=Console(file=sys.stderr), transient=True)
+
+
+def collect_statistics(module: Module, samples: list[Sample], *, channel_values: Iterable[Value] = (),
+                       progress: bool | None = None) -> dict[Value, Observer]:
+    """One pass over ``samples``: an ``Observer`` per float value of ``module``.
+
+    ``channel_values`` also get per-channel (last axis) means (the inputs of
+    weighted ops, for bias correction).
+    """
+    from edgecc.quant.graph import run_observed
+
+    track = {v for v in channel_values}
+    stats: dict[Value, Observer] = {}
+
+    def want(v: Value) -> bool:
+        return isinstance(v.type, TensorType) and isinstance(v.type.element, FloatType)
+
+    def observe(v: Value, arr: np.ndarray) -> None:
+        o = stats.get(v)
+        if o is None:
+            o = stats[v] = Observer(track_channels=v in track)
+        o.update(arr)
+
+    bar = _progress(len(samples), progress)
+    if bar is None:
+        for s in samples:
+            run_observed(module, s, observe, want)
+    else:
+        with bar:
+            task = bar.add_task("calibrate", total=len(samples))
+            for s in samples:
+                run_observed(module, s, observe, want)
+                bar.advance(task)
+    return stats
+
+
+__all__ = ["collect_statistics", "input_names", "load_calibration"]
