@@ -1,9 +1,10 @@
-"""``edgecc MODEL -t TARGET -o OUT/``: import, optimise and emit artifacts.
+"""``edgecc MODEL -t TARGET -o OUT/``: import, optimise, quantize and emit artifacts.
 
-Artifacts are written to a temporary folder beside OUT and moved into place
-only when everything succeeded, so a failed run leaves OUT untouched.
-Backends are wired here as they land; asking for one that is not available
-yet is a clear error, never a silent skip.
+The flow is one pipeline: import (.onnx, .tflite or .mlir) -> the default
+optimisation pipeline -> ``quantize`` (when asked, or when the model is
+already quantized) -> emitters. Artifacts are written to a temporary folder
+beside OUT and moved into place only when everything succeeded, so a failed
+run leaves OUT untouched.
 """
 
 from __future__ import annotations
@@ -11,18 +12,61 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
+from edgecc.ir.core import Module
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.passes.registry import DEFAULT_PIPELINE
 
 TARGETS = ("generic", "host", "cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7",
            "cortex-m33", "cortex-m55", "cortex-m85")
-EMITS = ("ir", "report", "c", "tflite", "testbench")
-AVAILABLE_EMITS = ("ir", "report")
+QUANTIZE = ("auto", "none", "int8", "int16x8", "int8-w4", "fp16")
+
+
+@dataclass
+class Job:
+    """Everything an emitter may need besides the module."""
+
+    model: Path
+    target: str
+    out: Path
+    pipeline: str
+    quantize: str
+    prefix: str = "model"
+    board: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _emit_ir(module: Module, job: Job, tmp: Path) -> None:
+    from edgecc.ir.text.printer import print_module
+
+    (tmp / "model.mlir").write_text(print_module(module), encoding="utf-8")
+
+
+def _emit_report(module: Module, job: Job, tmp: Path) -> None:
+    from edgecc.tools.report import write_report
+
+    write_report(module, tmp, model=job.model, target=job.target, pipeline=job.pipeline)
+
+
+def _emit_tflite(module: Module, job: Job, tmp: Path) -> None:
+    from edgecc.backends.tflite import emit
+
+    emit(module, tmp / f"{job.prefix}.tflite", variant="fp16" if job.quantize == "fp16" else "auto")
+
+
+#: artifact name -> writer; backends add theirs here
+EMITTERS: dict[str, Callable[[Module, Job, Path], None]] = {
+    "ir": _emit_ir,
+    "report": _emit_report,
+    "tflite": _emit_tflite,
+}
+PLANNED = ("c", "testbench")
 
 
 def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -61,8 +105,8 @@ def staged_output(out: Path):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = True):
-    """Import a model file into optimised ``nn`` IR."""
+def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = True) -> Module:
+    """Import a model file (.onnx, .tflite or .mlir) into ``nn`` IR."""
     if not path.exists():
         raise EdgeccError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -73,55 +117,101 @@ def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = Tr
         module.verify()
         return module
     if suffix == ".onnx":
-        try:
-            from edgecc.frontend import import_onnx
-        except ImportError:
-            raise EdgeccError("the ONNX frontend is not available in this build") from None
+        from edgecc.frontend import import_onnx
+
         return import_onnx(path, input_shapes=input_shapes, optimize=optimize)
     if suffix == ".tflite":
-        raise EdgeccError(f"{path}: reading .tflite models is not available yet "
-                          "(it comes with the TFLite backend)")
-    raise EdgeccError(f"{path}: unknown model format '{suffix}' (expected .onnx or .mlir)")
+        from edgecc.backends.tflite import read_tflite
+
+        if input_shapes:
+            raise EdgeccError(f"{path}: --input-shape does not apply to .tflite models "
+                              "(their shapes are static)")
+        module = read_tflite(path)
+        module.verify()
+        return module
+    raise EdgeccError(f"{path}: unknown model format '{suffix}' (expected .onnx, .tflite or .mlir)")
 
 
-@click.command("compile", context_settings={"help_option_names": ["-h", "--help"]})
+def is_quantized(module: Module) -> bool:
+    """Whether the model already computes on quantized activations (QDQ ONNX, int8 .tflite)."""
+    return any(op.name == "nn.quantize" or (op.name != "builtin.constant" and any(
+        getattr(r.type, "is_quantized", False) for r in op.results)) for op in module.ops)
+
+
+def build_pipeline(passes: str, quantize: str, calib: Path | None, io: str, verbose: bool):
+    from edgecc.passes.manager import PassManager
+
+    pm = PassManager.parse(passes, timing=verbose)
+    if quantize in ("int8", "int16x8", "int8-w4"):
+        from edgecc.transforms.quantize import Quantize
+
+        from edgecc.passes.registry import get_pass
+
+        pm.add(Quantize(scheme=quantize, calib=str(calib) if calib else "", io=io))
+        pm.add(get_pass("canonicalize")())
+        pm.add(get_pass("dce")())
+    return pm
+
+
+def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: list[str]) -> str:
+    if requested != "auto":
+        if requested in ("int8", "int16x8", "int8-w4") and calib is None and not is_quantized(module):
+            raise EdgeccError(f"--quantize {requested} needs calibration data: pass --calib FILE.npz "
+                              "(or DIR of <input>.npy) with representative inputs")
+        return requested
+    if is_quantized(module):
+        return "int8"  # keep the model's own scales (QDQ fold); no calibration needed
+    return "int8" if calib is not None else "none"
+
+
+@click.command("compile", context_settings={"help_option_names": ["-h", "--help"],
+                                            "max_content_width": 100})
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-t", "--target", default="generic", show_default=True,
               type=click.Choice(TARGETS), help="Core to compile for.")
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (created; only replaced when compilation succeeds).")
 @click.option("--emit", default="ir,report", show_default=True, metavar="LIST",
-              help=f"Comma-separated artifacts: {', '.join(EMITS)}.")
+              help="Comma-separated artifacts: " + ", ".join([*EMITTERS, *PLANNED]) + ".")
+@click.option("--quantize", "quantize", default="auto", show_default=True, type=click.Choice(QUANTIZE),
+              help="auto: int8 when --calib is given or the model is already quantized, else none.")
+@click.option("--calib", type=click.Path(exists=True, path_type=Path), metavar="DATA",
+              help="Calibration inputs: FILE.npz keyed by input name, or DIR of <input>.npy.")
+@click.option("--io", default="int", show_default=True, type=click.Choice(("int", "float")),
+              help="Interface of quantized models: integer tensors (with their scales in the "
+                   "artifacts) or float tensors quantized inside the model.")
 @click.option("--input-shape", multiple=True, metavar="NAME=DIMS",
               help="Fix a dynamic input shape, e.g. input=1x3x96x96 (repeatable).")
+@click.option("--prefix", default="model", show_default=True, help="Name of the generated files/symbols.")
 @click.option("-p", "--passes", default=DEFAULT_PIPELINE, show_default=True, metavar="PIPELINE",
               help="Optimisation pipeline run after import.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("-v", "--verbose", is_flag=True, help="Print each pass and its timing.")
-def compile_command(model, target, out, emit, input_shape, passes, quiet, verbose):
-    """Compile MODEL (.onnx or .mlir) for TARGET into OUT/."""
+@click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
+def compile_command(model, target, out, emit, quantize, calib, io, input_shape, prefix, passes, quiet,
+                    verbose):
+    """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     emits = [e.strip() for e in emit.split(",") if e.strip()]
     for e in emits:
-        if e not in EMITS:
-            raise EdgeccError(f"--emit: unknown artifact '{e}' (choose from {', '.join(EMITS)})")
-        if e not in AVAILABLE_EMITS:
+        if e in PLANNED:
             raise EdgeccError(f"--emit {e}: this backend is not available yet in edgecc "
-                              f"{_version()}; available: {', '.join(AVAILABLE_EMITS)}")
+                              f"{_version()}; available: {', '.join(EMITTERS)}")
+        if e not in EMITTERS:
+            raise EdgeccError(f"--emit: unknown artifact '{e}' (choose from "
+                              f"{', '.join([*EMITTERS, *PLANNED])})")
+    if not prefix.isidentifier():
+        raise EdgeccError(f"--prefix '{prefix}' must be a C identifier")
     shapes = parse_input_shapes(input_shape)
     module = load_model(model, shapes, optimize=False)
-    from edgecc.passes.manager import PassManager
-
-    PassManager.parse(passes, timing=verbose).run(module)
-    from edgecc.tools.report import summarize, write_report
-
+    scheme = resolve_quantize(quantize, module, calib, emits)
+    pm = build_pipeline(passes, scheme, calib, io, verbose)
+    pm.run(module)
+    job = Job(model, target, out, pm.pipeline_text(), scheme, prefix)
     with staged_output(out) as tmp:
-        if "ir" in emits:
-            from edgecc.ir.text.printer import print_module
-
-            (tmp / "model.mlir").write_text(print_module(module), encoding="utf-8")
-        if "report" in emits:
-            write_report(module, tmp, model=model, target=target, pipeline=passes)
+        for e in emits:
+            EMITTERS[e](module, job, tmp)
     if not quiet:
+        from edgecc.tools.report import summarize
+
         click.echo(summarize(module, model, target, out, emits))
 
 

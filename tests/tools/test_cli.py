@@ -97,3 +97,31 @@ def test_opt_runs_a_pipeline_with_timing_and_printing(tmp_path):
     assert "IR after cse" in proc.stderr
     assert "canonicalize" in proc.stderr  # timing table
     assert (tmp_path / "o.mlir").read_text().startswith("module @roundtrip")
+
+
+def test_quantized_example_to_tflite_is_bit_exact_in_tflm(tmp_path):
+    """The main form end to end: calibrate, quantize to int8, emit .tflite, run it in TFLM."""
+    import numpy as np
+
+    from edgecc.backends.tflite.verify import run_tflm
+    from edgecc.examples import calibration_inputs
+    from edgecc.interp.reference import run
+    from edgecc.ir.text.parser import parse_module
+
+    calib = example_path("kws_calib.npz")
+    proc = edgecc(example_path(), "-o", tmp_path / "out", "--calib", calib, "--emit", "ir,tflite")
+    assert proc.returncode == 0, proc.stderr
+    module = parse_module((tmp_path / "out" / "model.mlir").read_text())
+    arg = module.func.arguments[0]
+    assert arg.type.is_quantized and str(arg.type.element.storage) == "i8"  # --io int by default
+    q = arg.type.element
+    data = (tmp_path / "out" / "model.tflite").read_bytes()
+    for x in calibration_inputs(4, seed=7):
+        xq = np.clip(np.round(x[None] / q.scale) + q.zero_point, -128, 127).astype(np.int8)
+        assert np.array_equal(run_tflm(data, [xq])[0], run(module, [xq])[0])
+
+
+def test_tflite_model_in_tflite_out(shared_models, tmp_path):
+    proc = edgecc(shared_models / "kws_ref_model.tflite", "-o", tmp_path / "o", "--emit", "tflite,report")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o" / "model.tflite").stat().st_size > 20_000
