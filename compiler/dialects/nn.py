@@ -914,7 +914,7 @@ _NO_INFER = ("cannot infer its quantized result type; pass result_types=[tensor(
 
 @nn.op("quantize")
 class QuantizeOp(NNOp):
-    """Float -> quantized: clamp(round_half_even(x / scale) + zero_point, qmin, qmax). The result
+    """Float -> quantized: clamp(round_half_away_from_zero(x / scale) + zero_point, qmin, qmax). The result
     type is given explicitly; its expressed type must equal the input element."""
 
     input = operand(TensorOf(*FLOAT))

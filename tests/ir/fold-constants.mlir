@@ -53,10 +53,10 @@ module @split_quant {
 
 // -----
 
-// Integer semantics are not implemented yet: ops on quantized operands are left alone,
-// and non-constant operands block folding.
+// Ops on quantized constants fold with the integer semantics; a dequantize of a quantized
+// constant is kept (it carries QDQ weights to the quantizer); non-constant operands block folding.
 // CHECK-LABEL: module @kept
-// CHECK:         nn.relu
+// CHECK-NOT:     nn.relu
 // CHECK:         nn.dequantize
 // CHECK:         nn.add
 module @kept {
