@@ -78,6 +78,6 @@ def module_stats(module: Module) -> ModuleStats:
         macs = op_macs(op)
         s.total_macs += macs
         s.largest_activation = max(s.largest_activation, out_b)
-        label = op.loc.name or (op.results[0].name_hint if op.results else None) or ""
+        label = op.loc.label or (op.results[0].name_hint if op.results else None) or ""
         s.ops.append(OpStat(op.name, label, macs, params, in_b, out_b))
     return s

@@ -40,6 +40,14 @@ class Location:
             return flat[0]
         return cls(fused=tuple(flat))
 
+    @property
+    def label(self) -> str | None:
+        """A short name for tables: the node name, or fused node names joined by '+'."""
+        if self.fused:
+            names = [p.name for p in self.fused if p.name]
+            return "+".join(names) or None
+        return self.name
+
     def describe(self) -> str:
         """Human text: ``model.onnx:12:0 (node 'conv_1')`` or ``file.mlir:3:5``."""
         if self.fused:

@@ -53,3 +53,14 @@ def test_generated_reference_docs_are_current():
     stale = [rel for rel, text in generated_files().items()
              if not (docs / rel).is_file() or (docs / rel).read_text() != text]
     assert not stale, f"run 'python -m edgecc.tools.docgen' to refresh: {stale}"
+
+
+def test_tutorial_python_example_runs(monkeypatch):
+    import os
+
+    tutorial = DOC.parent / "tutorial.md"
+    blocks = re.findall(r"```python\n(.*?)```", tutorial.read_text(), re.S)
+    monkeypatch.chdir(DOC.parents[1])
+    assert os.path.exists("compiler/examples/kws_dscnn.onnx")
+    for block in blocks:
+        exec(compile(block, str(tutorial), "exec"), {})
