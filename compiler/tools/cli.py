@@ -57,9 +57,12 @@ def _register() -> None:
     cli.add_command(opt_command)
     from edgecc.tools.inspect import inspect_command
     from edgecc.tools.quantize_report import quantize_report_command
+    from edgecc.tools.run import bench_command, run_command as run_model_command
 
     cli.add_command(inspect_command)
     cli.add_command(quantize_report_command)
+    cli.add_command(run_model_command)
+    cli.add_command(bench_command)
 
 
 def run_command(command: click.Command, argv: list[str] | None = None) -> None:

@@ -1,0 +1,405 @@
+"""Integer kernels (int8 and int16x8) with TFLite Micro's reference arithmetic, bit-exact with
+``edgecc.interp.quantized``.
+
+Prepare-time parameters (Q31 multipliers and shifts, activation ranges, ADD's
+scalings) are computed once by the backend with ``edgecc.quant.math``; the
+per-element loops here do the fixed-point arithmetic of TFLite's
+``MultiplyByQuantizedMultiplier`` (int32 double rounding for int8
+activations, the int64 variant for int16):
+
+* ``qgemm``: ``sum(w * (x - zp_x)) + bias`` per output channel, requantized
+  (fully_connected, pointwise conv, conv on ``im2col`` patches filled with the
+  input zero point);
+* ``qdepthwise``: the same per channel over the window;
+* ``qavg_pool``: TFLM's rounded average of the valid cells;
+* ``qadd``: TFLM ADD/SUB (both inputs rescaled to a common 2^left_shift
+  fixed point, summed, rescaled).
+
+Accumulators are int64; for int8 activations the sum is wrapped to int32
+before requantization, as the C accumulator wraps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgecc.runtime.kernels._jit import CONTRACT, helper, kernel
+
+INT32_MIN = -2147483648
+INT32_MAX = 2147483647
+
+
+@helper
+def wrap32(x):
+    return ((x + 2147483648) & 0xFFFFFFFF) - 2147483648
+
+
+@helper
+def srdhm(a, b):
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32 values held in int64."""
+    if a == b and a == -2147483648:
+        return np.int64(2147483647)
+    ab = a * b
+    t = ab + (1073741824 if ab >= 0 else 1 - 1073741824)
+    return t >> 31 if t >= 0 else -((-t) >> 31)
+
+
+@helper
+def rdbp(x, e):
+    """gemmlowp RoundingDivideByPOT: x / 2^e, ties away from zero."""
+    mask = (np.int64(1) << e) - 1
+    rem = x & mask
+    thr = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> e) + (1 if rem > thr else 0)
+
+
+@helper
+def mbqm(x, m, shift):
+    """TFLite MultiplyByQuantizedMultiplier(int32 x, m, shift)."""
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    return rdbp(srdhm(wrap32(x << left), m), right)
+
+
+@helper
+def mbqm64(x, m, shift):
+    """TFLite MultiplyByQuantizedMultiplier(int64 x, m, shift) (int16x8 kernels)."""
+    reduced = (m + 32768) >> 16 if m < 0x7FFF0000 else np.int64(0x7FFF)
+    total = 15 - shift
+    y = x * reduced + (np.int64(1) << (total - 1))
+    return wrap32(y >> total)
+
+
+@helper
+def mbqm_pos(x, m, shift):
+    """``mbqm`` for a multiplier in [0, 2^31) (every requantization multiplier): the saturating
+    INT32_MIN * INT32_MIN case cannot occur, and the roundings are written as selects so the
+    epilogue loops vectorise."""
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    ab = wrap32(x << left) * m
+    t = ab + (1073741824 if ab >= 0 else -1073741823)
+    q = (t + (2147483647 if t < 0 else 0)) >> 31
+    mask = (np.int64(1) << right) - 1
+    thr = (mask >> 1) + (1 if q < 0 else 0)
+    return (q >> right) + (1 if (q & mask) > thr else 0)
+
+
+@helper
+def requant(acc, m, shift, wide):
+    if wide:
+        return mbqm64(acc, m, shift)
+    return mbqm_pos(wrap32(acc), m, shift)
+
+
+@kernel(fastmath=CONTRACT)
+def qgemm(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide):
+    """out[P, N] = clamp(requant(sum_k (x[p, k] - x_zp) * w[k, n] + b[n]) + out_zp).
+
+    ``w`` [K, N] holds the integer weights as float64 and ``acc`` [4, N] is float64: every product
+    and partial sum is an integer below 2^53, so the float64 sums are exact (as the reference's
+    float64 BLAS products) and vectorise better than int64 multiplies. Four rows at a time, the
+    reduction unrolled by four, like ``conv.gemm``.
+    """
+    p_, k_ = x.shape
+    n_ = w.shape[1]
+    k4 = k_ - k_ % 4
+    zp = np.float64(x_zp)
+    p = 0
+    while p < p_:
+        t = min(4, p_ - p)
+        for j in range(4):
+            for o in range(n_):
+                acc[j, o] = 0.0
+        for j in range(t):
+            xr = x[p + j]
+            ar = acc[j]
+            for k in range(0, k4, 4):
+                x0 = np.float64(xr[k]) - zp
+                x1 = np.float64(xr[k + 1]) - zp
+                x2 = np.float64(xr[k + 2]) - zp
+                x3 = np.float64(xr[k + 3]) - zp
+                w0 = w[k]
+                w1 = w[k + 1]
+                w2 = w[k + 2]
+                w3 = w[k + 3]
+                for o in range(n_):
+                    a = ar[o]
+                    a += x0 * w0[o]
+                    a += x1 * w1[o]
+                    a += x2 * w2[o]
+                    a += x3 * w3[o]
+                    ar[o] = a
+            for k in range(k4, k_):
+                xv = np.float64(xr[k]) - zp
+                wk = w[k]
+                for o in range(n_):
+                    ar[o] += xv * wk[o]
+        for j in range(t):
+            orow = out[p + j]
+            ar = acc[j]
+            for o in range(n_):
+                y = requant(np.int64(ar[o]) + b[o], m[o], shift[o], wide) + out_zp
+                if y < lo:
+                    y = lo
+                if y > hi:
+                    y = hi
+                orow[o] = y
+        p += 4
+
+
+@kernel
+def qgemm8(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi):
+    """int8 ``qgemm``: int32 accumulators (``acc`` [4, N] int32, ``w`` [K, N] int16). The sums wrap
+    modulo 2^32 exactly as the C int32 accumulator (and the reference's final int32 wrap) does;
+    LLVM narrows the products to 32-bit lanes. Four rows, reduction unrolled by four."""
+    p_, k_ = x.shape
+    n_ = w.shape[1]
+    k4 = k_ - k_ % 4
+    zp = np.int32(x_zp)
+    p = 0
+    while p < p_:
+        t = min(4, p_ - p)
+        for j in range(4):
+            for o in range(n_):
+                acc[j, o] = 0
+        if t == 4:
+            r0 = x[p]
+            r1 = x[p + 1]
+            r2 = x[p + 2]
+            r3 = x[p + 3]
+            a0 = acc[0]
+            a1 = acc[1]
+            a2 = acc[2]
+            a3 = acc[3]
+            for k in range(0, k4, 4):
+                w0 = w[k]
+                w1 = w[k + 1]
+                w2 = w[k + 2]
+                w3 = w[k + 3]
+                x00 = np.int32(r0[k]) - zp
+                x01 = np.int32(r0[k + 1]) - zp
+                x02 = np.int32(r0[k + 2]) - zp
+                x03 = np.int32(r0[k + 3]) - zp
+                x10 = np.int32(r1[k]) - zp
+                x11 = np.int32(r1[k + 1]) - zp
+                x12 = np.int32(r1[k + 2]) - zp
+                x13 = np.int32(r1[k + 3]) - zp
+                x20 = np.int32(r2[k]) - zp
+                x21 = np.int32(r2[k + 1]) - zp
+                x22 = np.int32(r2[k + 2]) - zp
+                x23 = np.int32(r2[k + 3]) - zp
+                x30 = np.int32(r3[k]) - zp
+                x31 = np.int32(r3[k + 1]) - zp
+                x32 = np.int32(r3[k + 2]) - zp
+                x33 = np.int32(r3[k + 3]) - zp
+                for o in range(n_):
+                    v0 = w0[o]
+                    v1 = w1[o]
+                    v2 = w2[o]
+                    v3 = w3[o]
+                    a0[o] = a0[o] + x00 * v0 + x01 * v1 + x02 * v2 + x03 * v3
+                    a1[o] = a1[o] + x10 * v0 + x11 * v1 + x12 * v2 + x13 * v3
+                    a2[o] = a2[o] + x20 * v0 + x21 * v1 + x22 * v2 + x23 * v3
+                    a3[o] = a3[o] + x30 * v0 + x31 * v1 + x32 * v2 + x33 * v3
+            for k in range(k4, k_):
+                wk = w[k]
+                x0 = np.int32(r0[k]) - zp
+                x1 = np.int32(r1[k]) - zp
+                x2 = np.int32(r2[k]) - zp
+                x3 = np.int32(r3[k]) - zp
+                for o in range(n_):
+                    a0[o] = a0[o] + x0 * wk[o]
+                    a1[o] = a1[o] + x1 * wk[o]
+                    a2[o] = a2[o] + x2 * wk[o]
+                    a3[o] = a3[o] + x3 * wk[o]
+        else:
+            for j in range(t):
+                xr = x[p + j]
+                ar = acc[j]
+                for k in range(k_):
+                    xv = np.int32(xr[k]) - zp
+                    wk = w[k]
+                    for o in range(n_):
+                        ar[o] = ar[o] + xv * wk[o]
+        for j in range(t):
+            orow = out[p + j]
+            ar = acc[j]
+            for o in range(n_):
+                y = mbqm_pos(wrap32(np.int64(ar[o]) + b[o]), m[o], shift[o]) + out_zp
+                if y < lo:
+                    y = lo
+                if y > hi:
+                    y = hi
+                orow[o] = y
+        p += 4
+
+
+@kernel
+def qdepthwise(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide, mult, sh, sw, pt, pl, dh, dw):
+    """Integer depthwise convolution (weight [KH, KW, C*M], int64 ``acc`` [C*M]); padding taps skipped
+    (they contribute (zp - zp) * w = 0)."""
+    n_, h_, w_, c_ = x.shape
+    kh_, kw_, cm = w.shape
+    oh_, ow_ = out.shape[1], out.shape[2]
+    for n in range(n_):
+        for oh in range(oh_):
+            ih0 = oh * sh - pt
+            for ow in range(ow_):
+                iw0 = ow * sw - pl
+                for o in range(cm):
+                    acc[o] = 0
+                for kh in range(kh_):
+                    ih = ih0 + kh * dh
+                    if ih < 0 or ih >= h_:
+                        continue
+                    for kw in range(kw_):
+                        iw = iw0 + kw * dw
+                        if iw < 0 or iw >= w_:
+                            continue
+                        xr = x[n, ih, iw]
+                        wr = w[kh, kw]
+                        if mult == 1:
+                            for c in range(c_):
+                                acc[c] += (np.int64(xr[c]) - x_zp) * np.int64(wr[c])
+                        else:
+                            for c in range(c_):
+                                xv = np.int64(xr[c]) - x_zp
+                                for mm in range(mult):
+                                    acc[c * mult + mm] += xv * np.int64(wr[c * mult + mm])
+                orow = out[n, oh, ow]
+                for o in range(cm):
+                    y = requant(acc[o] + b[o], m[o], shift[o], wide) + out_zp
+                    if y < lo:
+                        y = lo
+                    if y > hi:
+                        y = hi
+                    orow[o] = y
+
+
+@kernel
+def qavg_pool(x, out, acc, kh_, kw_, sh, sw, pt, pl, lo, hi):
+    """TFLM integer AVERAGE_POOL_2D: (sum +- count/2) / count (truncating), clamped."""
+    n_, h_, w_, c_ = x.shape
+    oh_, ow_ = out.shape[1], out.shape[2]
+    for n in range(n_):
+        for oh in range(oh_):
+            ih0 = oh * sh - pt
+            for ow in range(ow_):
+                iw0 = ow * sw - pl
+                for c in range(c_):
+                    acc[c] = 0
+                count = 0
+                for kh in range(kh_):
+                    ih = ih0 + kh
+                    if ih < 0 or ih >= h_:
+                        continue
+                    for kw in range(kw_):
+                        iw = iw0 + kw
+                        if iw < 0 or iw >= w_:
+                            continue
+                        count += 1
+                        xr = x[n, ih, iw]
+                        for c in range(c_):
+                            acc[c] += np.int64(xr[c])
+                if count == 0:
+                    raise ValueError("pooling window entirely in the padding")
+                half = count // 2
+                orow = out[n, oh, ow]
+                for c in range(c_):
+                    t = acc[c]
+                    if t > 0:
+                        y = (t + half) // count
+                    else:
+                        v = t - half
+                        y = -((-v) // count)
+                    if y < lo:
+                        y = lo
+                    if y > hi:
+                        y = hi
+                    orow[c] = y
+
+
+@kernel
+def qadd(a, b, out, shape, sa, sb, zp1, zp2, zpo, ls, m1, s1, m2, s2, mo, so, lo, hi, sub):
+    """TFLM quantized ADD/SUB over a 4-D broadcast nest (see ``elementwise.binary``)."""
+    o = 0
+    for i0 in range(shape[0]):
+        for i1 in range(shape[1]):
+            for i2 in range(shape[2]):
+                ia = i0 * sa[0] + i1 * sa[1] + i2 * sa[2]
+                ib = i0 * sb[0] + i1 * sb[1] + i2 * sb[2]
+                for i in range(shape[3]):
+                    x1 = mbqm((np.int64(a[ia + i * sa[3]]) - zp1) << ls, m1, s1)
+                    x2 = mbqm((np.int64(b[ib + i * sb[3]]) - zp2) << ls, m2, s2)
+                    raw = wrap32(x1 - x2 if sub else x1 + x2)
+                    y = mbqm(raw, mo, so) + zpo
+                    if y < lo:
+                        y = lo
+                    if y > hi:
+                        y = hi
+                    out[o + i] = y
+                o += shape[3]
+
+
+# ------------------------------------------------------------------ softmax
+@helper
+def _sat_mul_pot(x, e):
+    """gemmlowp SaturatingRoundingMultiplyByPOT for e > 0."""
+    threshold = (np.int64(1) << (31 - e)) - 1
+    if x > threshold:
+        return np.int64(2147483647)
+    if x < -threshold:
+        return np.int64(-2147483648)
+    return x << e
+
+
+@helper
+def _one_over_one_plus_x(a):
+    """gemmlowp one_over_one_plus_x_for_x_in_0_1 (Q0.31 in and out), three Newton steps."""
+    s = a + 2147483647
+    t = s + (1 if s >= 0 else -1)
+    half_den = t // 2 if t >= 0 else -((-t) // 2)
+    x = wrap32(1515870810 + srdhm(half_den, np.int64(-1010580540)))
+    for _ in range(3):
+        one_minus = wrap32((np.int64(1) << 29) - srdhm(half_den, x))
+        x = wrap32(x + _sat_mul_pot(srdhm(x, one_minus), 2))
+    return _sat_mul_pot(x, 1)
+
+
+@kernel
+def qsoftmax_int8(x, out, e_lut, e12_lut, valid_lut, rows, depth):
+    """TFLM int8 softmax over the last axis of [rows, depth] (flat). ``e_lut``/``e12_lut``/``valid_lut``
+    give exp(diff) in Q0.31, the same rescaled to Q12.19 (0 when out of range) and validity for
+    diff = x - max in [-255, 0] (index diff + 255), computed at Prepare time."""
+    for r in range(rows):
+        row = x[r * depth:(r + 1) * depth]
+        dst = out[r * depth:(r + 1) * depth]
+        m = np.int64(row[0])
+        for k in range(1, depth):
+            if np.int64(row[k]) > m:
+                m = np.int64(row[k])
+        total = np.int64(0)
+        for k in range(depth):
+            total += e12_lut[np.int64(row[k]) - m + 255]
+        total = wrap32(total)
+        u = total & 0xFFFFFFFF
+        headroom = 32
+        while u != 0:
+            u >>= 1
+            headroom -= 1
+        bits_over_unit = 12 - headroom
+        shifted = ((total & 0xFFFFFFFF) << headroom) & 0xFFFFFFFF
+        scale = _one_over_one_plus_x(wrap32(shifted - 2147483648))
+        exponent = bits_over_unit + 31 - 8
+        for k in range(depth):
+            d = np.int64(row[k]) - m + 255
+            if valid_lut[d]:
+                y = rdbp(srdhm(scale, e_lut[d]), exponent) - 128
+                if y < -128:
+                    y = -128
+                if y > 127:
+                    y = 127
+                dst[k] = y
+            else:
+                dst[k] = -128

@@ -1,0 +1,317 @@
+"""``Session``: run a model on the host with the Numba backend, like onnxruntime's InferenceSession.
+
+::
+
+    from edgecc.runtime import Session
+
+    sess = Session("model.onnx")                 # or .tflite, an IR Module, a HostModule
+    x = sess.get_inputs()[0]                     # .name .shape .type .quantization
+    (y,) = sess.run(None, {x.name: data})        # outputs as numpy arrays
+
+* The model is compiled once per batch size (``compile_module``); kernels come
+  from Numba's on-disk cache after the first process.
+* Quantized models: float32 feeds are quantized with the input's parameters
+  (``auto_quantize=True``, as TFLite QUANTIZE rounds); feeds already in the
+  input's storage dtype (int8/int16) pass through unchanged. Outputs keep the
+  model's output dtype unless ``dequantize_outputs=True``.
+* Batch: a feed whose leading dimension differs from the model's (and whose
+  other dimensions match) runs that batch: ONNX models with a dynamic batch
+  are re-imported and compiled for it (cached per batch size); other
+  sources (a .tflite, a Module, a HostModule, an ONNX graph with a fixed
+  batch of 1) run the model once per sample and stack the results.
+* Every mistake (unknown or missing input, wrong shape or dtype, unknown
+  output name) is an ``EdgeccError`` naming the input and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgecc.ir.diagnostics import EdgeccError
+from edgecc.ir.types import QuantizedType, TensorType
+
+
+@dataclass(frozen=True)
+class NodeArg:
+    """A graph input or output, like onnxruntime's ``NodeArg``.
+
+    ``type`` is the numpy dtype name of the data the session takes or returns
+    (``"float32"``, ``"int8"`` ...); ``quantization`` is ``(scale, zero_point)``
+    for a per-tensor quantized tensor (``scales``/``zero_points`` tuples for
+    per-axis), else None; ``element`` is the IR element type.
+    """
+
+    name: str
+    shape: list
+    type: str
+    element: str
+    quantization: tuple[float, int] | None = None
+    scales: tuple[float, ...] = ()
+    zero_points: tuple[int, ...] = ()
+    axis: int | None = None
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Float data -> this tensor's stored integers (TFLite QUANTIZE rounding)."""
+        if not self.scales:
+            raise EdgeccError(f"'{self.name}' is not quantized")
+        return _quantize(np.asarray(x, np.float32), self)
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        """Stored integers -> float32: ``(q - zero_point) * scale``."""
+        if not self.scales:
+            raise EdgeccError(f"'{self.name}' is not quantized")
+        scale, zp = _axis_params(self, np.ndim(q))
+        return ((np.asarray(q, np.int64) - zp).astype(np.float32) * scale).astype(np.float32)
+
+
+def _node_arg(name: str, t: TensorType) -> NodeArg:
+    e = t.element
+    if isinstance(e, QuantizedType):
+        qp = (e.scales[0], e.zero_points[0]) if e.axis is None else None
+        return NodeArg(name, list(t.shape), e.numpy.name, str(e), qp, e.scales, e.zero_points, e.axis)
+    return NodeArg(name, list(t.shape), e.numpy.name, str(e))
+
+
+def _axis_params(arg: NodeArg, ndim: int):
+    scale = np.asarray(arg.scales, np.float32)
+    zp = np.asarray(arg.zero_points, np.int64)
+    if arg.axis is None:
+        return scale[0], zp[0]
+    shape = [1] * ndim
+    shape[arg.axis % ndim] = len(arg.scales)
+    return scale.reshape(shape), zp.reshape(shape)
+
+
+def _quantize(x: np.ndarray, arg: NodeArg) -> np.ndarray:
+    from edgecc.ir.types import IntegerType
+
+    dt = np.dtype(arg.type)
+    bits = dt.itemsize * 8
+    storage = IntegerType(bits)
+    scale, zp = _axis_params(arg, x.ndim)
+    try:
+        from edgecc.quant.math import quantize_values
+    except ImportError:  # pragma: no cover - quantization support not installed
+        q = np.rint(x / scale) + zp
+        return np.clip(q, storage.min, storage.max).astype(dt)
+    return quantize_values(x, scale, zp, storage.min, storage.max).astype(dt)
+
+
+class Session:
+    """Compile and run a model on the host (see the module docstring).
+
+    ``model``: path to a ``.onnx``, ``.tflite`` or IR text (``.mlir``) file, an
+    IR ``Module`` (``nn`` dialect, static shapes) or a compiled ``HostModule``.
+    ``input_shapes`` (ONNX only) fixes dynamic dimensions at import.
+    ``accumulate`` ("auto", "float32" or "float64") is the dot-product accumulator (see
+    ``edgecc.backends.numba.compile_module``).
+    """
+
+    def __init__(self, model: Any, *, dequantize_outputs: bool = False, auto_quantize: bool = True,
+                 input_shapes: Mapping[str, Sequence[int]] | None = None, accumulate: str = "auto") -> None:
+        from edgecc.backends.numba import HostModule
+
+        self.dequantize_outputs = dequantize_outputs
+        self.auto_quantize = auto_quantize
+        self.accumulate = accumulate
+        self._onnx = None
+        self._input_shapes = dict(input_shapes) if input_shapes else None
+        self._hosts: dict[tuple, HostModule] = {}
+        self.module = None
+        if isinstance(model, HostModule):
+            host = model
+        else:
+            self.module = self._load(model)
+            host = self._compile(self.module)
+        self._host = host
+        self._hosts[tuple(s.shape for s in host.inputs)] = host
+        onnx_in, onnx_out = self._onnx_names(host)
+        self._inputs = [_node_arg(n, s.type) for n, s in zip(onnx_in, host.inputs)]
+        self._outputs = [_node_arg(n, s.type) for n, s in zip(onnx_out, host.outputs)]
+        # aliases: the IR names (sanitized ONNX names) are accepted too
+        self._in_index = {}
+        for k, (a, s) in enumerate(zip(self._inputs, host.inputs)):
+            self._in_index[a.name] = k
+            self._in_index.setdefault(s.name, k)
+        self._out_index = {}
+        for k, (a, s) in enumerate(zip(self._outputs, host.outputs)):
+            self._out_index[a.name] = k
+            self._out_index.setdefault(s.name, k)
+
+    # -- loading --------------------------------------------------------------
+    def _load(self, model):
+        from edgecc.ir.core import Module
+
+        if isinstance(model, Module):
+            return model
+        if isinstance(model, (str, os.PathLike)):
+            path = Path(model)
+            if not path.exists():
+                raise EdgeccError(f"{path}: no such file")
+            suffix = path.suffix.lower()
+            if suffix == ".onnx":
+                from edgecc.frontend import import_onnx
+
+                self._onnx = path
+                return import_onnx(path, input_shapes=self._input_shapes)
+            if suffix == ".tflite":
+                try:
+                    from edgecc.backends.tflite import read_tflite
+                except ImportError as e:  # pragma: no cover
+                    raise EdgeccError(f"{path}: reading .tflite files is not available ({e})") from None
+                return read_tflite(path)
+            if suffix in (".mlir", ".edgeir", ".ir"):
+                from edgecc.ir.text.parser import parse_module
+
+                module = parse_module(path.read_text(encoding="utf-8"), str(path))
+                module.verify()
+                return module
+            raise EdgeccError(f"{path}: unknown model format '{suffix}' (expected .onnx, .tflite or .mlir)")
+        raise EdgeccError("Session takes a model path, an IR Module or a HostModule, not "
+                          f"{type(model).__name__}")
+
+    def _compile(self, module):
+        from edgecc.backends.numba import compile_module
+
+        return compile_module(module, accumulate=self.accumulate)
+
+    def _onnx_names(self, host) -> tuple[list[str], list[str]]:
+        ins = [s.name for s in host.inputs]
+        outs = [s.name for s in host.outputs]
+        if self._onnx is None:
+            return ins, outs
+        try:
+            import onnx
+
+            g = onnx.load(str(self._onnx), load_external_data=False).graph
+            inits = {t.name for t in g.initializer}
+            gi = [i.name for i in g.input if i.name not in inits]
+            go = [o.name for o in g.output]
+        except Exception:  # noqa: BLE001 - the names are a convenience
+            return ins, outs
+        return (gi if len(gi) == len(ins) else ins), (go if len(go) == len(outs) else outs)
+
+    # -- introspection ----------------------------------------------------------
+    def get_inputs(self) -> list[NodeArg]:
+        return list(self._inputs)
+
+    def get_outputs(self) -> list[NodeArg]:
+        return list(self._outputs)
+
+    @property
+    def host_module(self):
+        """The compiled ``HostModule`` for the model's own input shapes."""
+        return self._host
+
+    @property
+    def compile_seconds(self) -> float:
+        return self._host.compile_seconds
+
+    # -- running ----------------------------------------------------------------
+    def run(self, output_names: Sequence[str] | None, feeds: Mapping[str, Any]) -> list[np.ndarray]:
+        """Run the model; returns the requested outputs (all when ``output_names`` is None) in order."""
+        if not isinstance(feeds, Mapping):
+            raise EdgeccError("feeds must be a dict {input name: array}")
+        picks = self._output_picks(output_names)
+        arrays = self._bind(feeds)
+        batch = self._batch(arrays)
+        if batch is None:
+            outs = self._host.run(arrays)
+        else:
+            outs = self._run_batch(arrays, batch)
+        return [self._finish(outs[k], self._outputs[k]) for k in picks]
+
+    def _output_picks(self, names) -> list[int]:
+        if names is None:
+            return list(range(len(self._outputs)))
+        if isinstance(names, str):
+            names = [names]
+        picks = []
+        for n in names:
+            if n not in self._out_index:
+                names = ", ".join(o.name for o in self._outputs)
+                raise EdgeccError(f"unknown output '{n}' (outputs: {names})")
+            picks.append(self._out_index[n])
+        return picks
+
+    def _bind(self, feeds: Mapping[str, Any]) -> list[np.ndarray]:
+        given: dict[int, Any] = {}
+        for name, value in feeds.items():
+            k = self._in_index.get(name)
+            if k is None:
+                names = ", ".join(i.name for i in self._inputs)
+                raise EdgeccError(f"unknown input '{name}' (inputs: {names})")
+            if k in given:
+                raise EdgeccError(f"input '{self._inputs[k].name}' is fed twice")
+            given[k] = value
+        missing = [self._inputs[k].name for k in range(len(self._inputs)) if k not in given]
+        if missing:
+            raise EdgeccError(f"missing input '{missing[0]}'")
+        return [self._convert(self._inputs[k], given[k]) for k in range(len(self._inputs))]
+
+    def _convert(self, arg: NodeArg, value: Any) -> np.ndarray:
+        a = np.asarray(value)
+        want = np.dtype(arg.type)
+        if a.ndim != len(arg.shape):
+            raise EdgeccError(f"input '{arg.name}' has rank {a.ndim} (shape {list(a.shape)}), expected shape "
+                              f"{arg.shape}")
+        if tuple(a.shape[1:]) != tuple(arg.shape[1:]):
+            raise EdgeccError(f"input '{arg.name}' has shape {list(a.shape)}, expected {arg.shape}")
+        if a.dtype == want:
+            return np.ascontiguousarray(a)
+        if arg.scales and a.dtype.kind == "f":
+            if not self.auto_quantize:
+                raise EdgeccError(f"input '{arg.name}' is quantized ({arg.element}): feed {want} data, or "
+                                  f"create the Session with auto_quantize=True to quantize float input")
+            return _quantize(a.astype(np.float32), arg)
+        hint = f" (convert with .astype(np.{want.name}))" if a.dtype.kind == want.kind or (
+            a.dtype.kind in "iu" and want.kind in "iu") else ""
+        raise EdgeccError(f"input '{arg.name}' has dtype {a.dtype}, expected {want.name}{hint}")
+
+    def _batch(self, arrays: list[np.ndarray]) -> int | None:
+        """The feed batch size when it differs from the model's, else None."""
+        sizes = {a.shape[0] if a.ndim else None for a in arrays}
+        model = {tuple(i.shape)[0] if i.shape else None for i in self._inputs}
+        if sizes == model:
+            return None
+        if len(sizes) != 1 or None in sizes:
+            raise EdgeccError("inputs disagree on the batch size: "
+                              + ", ".join(f"{i.name} {list(a.shape)}" for i, a in zip(self._inputs, arrays)))
+        return sizes.pop()
+
+    def _run_batch(self, arrays: list[np.ndarray], batch: int) -> list[np.ndarray]:
+        if batch == 0:
+            raise EdgeccError("batch size 0")
+        key = tuple(a.shape for a in arrays)
+        host = self._hosts.get(key)
+        if key not in self._hosts and self._onnx is not None:
+            from edgecc.frontend import import_onnx
+
+            shapes = {s.name: a.shape for s, a in zip(self._inputs, arrays)}
+            try:
+                module = import_onnx(self._onnx, input_shapes=shapes)
+            except EdgeccError:  # the ONNX graph fixes its batch: run per sample
+                module = None
+            host = self._hosts[key] = self._compile(module) if module is not None else None
+        if host is not None:
+            return host.run(arrays)
+        model_batch = self._inputs[0].shape[0] if self._inputs and self._inputs[0].shape else 1
+        if model_batch != 1:
+            raise EdgeccError(f"the model has batch {model_batch}; feed batch {model_batch} or any batch "
+                              f"for a batch-1 model")
+        per_sample = [self._host.run([a[i:i + 1] for a in arrays]) for i in range(batch)]
+        return [np.concatenate([s[k] for s in per_sample], axis=0) for k in range(len(self._outputs))]
+
+    def _finish(self, y: np.ndarray, arg: NodeArg) -> np.ndarray:
+        if self.dequantize_outputs and arg.scales:
+            return arg.dequantize(y)
+        return y
+
+
+__all__ = ["NodeArg", "Session"]
