@@ -87,8 +87,9 @@ def _res_name(w, op) -> str:
     return w.name_of(op.results[0])
 
 
-def _window_input(w, op, x, khw, dil, fill):
-    """(padding, input tensor): SAME/VALID when the pads allow, else an explicit PAD first."""
+def _window_input(w, op, x, khw, dil, fill, base: str | None = None):
+    """(padding, input tensor): SAME/VALID when the pads allow, else an explicit PAD first
+    (named after ``base``, the op's result name by default)."""
     n, h, wd, c = x.type.shape
     oh, ow = op.results[0].type.shape[1:3]
     strides, pads = op.attr("strides"), op.attr("pads")
@@ -99,7 +100,7 @@ def _window_input(w, op, x, khw, dil, fill):
         raise unsupported(op, f"pads {list(pads)} are neither SAME nor VALID padding")
     t, lft, b, r = pads
     padded = TensorType((n, h + t + b, wd + lft + r, c), x.type.element)
-    pname = w.reserve(f"{_res_name(w, op)}_padded")
+    pname = w.reserve(f"{base or _res_name(w, op)}_padded")
     xi = w.t(x)
     paddings = w.aux(np.array([[0, 0], [t, b], [lft, r], [0, 0]], np.int32), f"{pname}_paddings")
     if fill == "zero":
@@ -115,9 +116,84 @@ def _window_input(w, op, x, khw, dil, fill):
     return S.Padding.VALID, idx
 
 
-def _bias(w, op, x, wt, b, cout: int) -> int:
+class _Typed:
+    """A stand-in for an IR value (only ``.type``) for tensors a composite lowering creates."""
+
+    def __init__(self, ttype: TensorType) -> None:
+        self.type = ttype
+
+
+def same_params(a, b) -> bool:
+    """Whether two per-tensor quantized elements have the same (float32) scale and zero point,
+    i.e. TFLite sees the same quantization (the integer interpreter's ``QParams.same``)."""
+    if not (isinstance(a, QuantizedType) and isinstance(b, QuantizedType)):
+        return a == b
+    if a.per_axis or b.per_axis:
+        return a == b
+    return (np.float32(a.scale) == np.float32(b.scale) and int(a.zero_point) == int(b.zero_point)
+            and a.storage == b.storage)
+
+
+def needs_requantize(src, dst) -> bool:
+    """A QUANTIZE is needed to bring a value of element ``src`` to element ``dst``."""
+    return isinstance(src, QuantizedType) and isinstance(dst, QuantizedType) and not same_params(src, dst)
+
+
+def _requantize(w, src: int, ttype: TensorType, elem, name: str, out=None) -> int:
+    """Emit QUANTIZE (integer -> integer, TFLite's requantize) of tensor ``src`` (type ``ttype``)
+    to element ``elem``; the result is the tensor of IR value ``out`` or a new intermediate ``name``."""
+    dst_type = ttype.with_element(elem)
+    dst = w.out(out) if out is not None else w.temp(dst_type, name)
+    w.op(B.QUANTIZE, [src], [dst], None, simple_version(B.QUANTIZE, _Typed(ttype), _Typed(dst_type)))
+    return dst
+
+
+def _requantized_inputs(w, op, elem) -> list[int]:
+    """Tensors of ``op``'s operands, each brought to element ``elem`` by a QUANTIZE first when its
+    parameters differ (the integer semantics of concat / maximum / minimum, see
+    docs/quantization-semantics.md). The QUANTIZE ops come first, then the other operands are
+    materialised, as the read-back graph (``nn.requantize`` ops before the op) would do."""
+    name = _res_name(w, op)
+    moved: dict[int, int] = {}  # id(value) -> its requantized tensor (an operand repeated: one op)
+    for i, v in enumerate(op.operands):
+        if needs_requantize(v.type.element, elem) and id(v) not in moved:
+            moved[id(v)] = _requantize(w, w.t(v), v.type, elem, w.reserve(f"{name}_in{i}_q"))
+    return [moved[id(v)] if id(v) in moved else w.t(v) for v in op.operands]
+
+
+class _Result:
+    """The tensor an op with TFLite's equal-parameter restriction writes (pools, reduce_max/min,
+    resize). When the IR result's parameters differ from the input's, the op writes an
+    intermediate tensor ``<result>_raw`` in the input's parameters and ``finish`` emits the
+    QUANTIZE to the result, the integer semantics of docs/quantization-semantics.md.
+
+    ``name`` is the name helper tensors are based on (the raw tensor's when there is one, as
+    the read-back graph would name them); call ``tensor()`` after creating them."""
+
+    def __init__(self, w, op, elem_in) -> None:
+        self.w, self.out = w, op.results[0]
+        self.name = _res_name(w, op)
+        self.raw_type = None
+        if needs_requantize(elem_in, self.out.type.element):
+            self.name = w.reserve(f"{self.name}_raw")
+            self.raw_type = self.out.type.with_element(elem_in)
+        self.idx = None
+
+    def tensor(self) -> int:
+        if self.raw_type is None:
+            self.idx = self.w.out(self.out)
+        else:
+            self.idx = self.w.temp(self.raw_type, self.name)
+        return self.idx
+
+    def finish(self) -> None:
+        if self.raw_type is not None:
+            _requantize(self.w, self.idx, self.raw_type, self.out.type.element, "", out=self.out)
+
+
+def _bias(w, op, x, wt, b, cout: int, base: str | None = None) -> int:
     xe = x.type.element
-    name = f"{_res_name(w, op)}_bias"
+    name = f"{base or _res_name(w, op)}_bias"
     if isinstance(xe, QuantizedType):
         we = wt.type.element
         scales = [float(np.float32(xe.scale) * np.float32(s)) for s in we.scales]
@@ -161,9 +237,57 @@ def depthwise_conv2d(w, op):
          weighted_version(B.DEPTHWISE_CONV_2D, x, wt, dilated=tuple(dil) != (1, 1)))
 
 
-@lowers("nn.fully_connected", "FULLY_CONNECTED (keep_num_dims unless the input is 2-D)")
+def int4_per_channel(wt) -> bool:
+    """int4 weights with several scales: TFLM's FULLY_CONNECTED refuses them (fully_connected_common.cc
+    accepts per-channel filters for int8 and int16 inputs only when the filter is not INT4)."""
+    e = wt.type.element
+    return isinstance(e, QuantizedType) and e.kind == "qi4" and len(e.scales) > 1
+
+
+def _fc_as_conv(w, op):
+    """Per-channel int4 FULLY_CONNECTED as RESHAPE [rows, 1, 1, K] -> CONV_2D 1x1 (the same int4
+    weights as [N, 1, 1, K], per-channel on axis 0) -> RESHAPE to the result.
+
+    TFLM runs per-channel int4 CONV_2D; its arithmetic is per-channel FC's (int32 accumulation of
+    ``w * (x - zp_x)`` plus bias, the multipliers ``s_in * s_w[c] / s_out`` in double, the fused
+    activation's clamp), so the result is the oracle's bit for bit. Tensors are created in the order
+    the read-back graph (reshape, conv2d, reshape) would create them."""
+    from edgecc.backends.tflite.writer import constant_data
+
+    x, wt, out = op.input, op.weight, op.output
+    n, k = wt.type.shape
+    rows = int(np.prod(x.type.shape[:-1], dtype=np.int64))
+    name = _res_name(w, op)
+    in_name, conv_name = w.reserve(f"{name}_rows"), w.reserve(f"{name}_conv")
+    shape_in = w.aux(np.array([rows, 1, 1, k], np.int32), f"{in_name}_shape")
+    xi = w.t(x)
+    t_in = w.temp(TensorType((rows, 1, 1, k), x.type.element), in_name)
+    w.op(B.RESHAPE, [xi, shape_in], [t_in], None, 1)
+    key = (id(wt), ("conv1x1",))
+    wi = w.value_tensors.get(key)
+    if wi is None:
+        data = constant_data(wt)
+        if data is None:
+            raise unsupported(op, "with int4 weights needs constant weights")
+        wtype = TensorType((n, 1, 1, k), wt.type.element)
+        wi = w.value_tensors[key] = w._new_tensor(wtype, w.name_of(wt), data.reshape(n, 1, 1, k),
+                                                  reserved=True)
+    bi = _bias(w, op, x, wt, op.bias, n, conv_name)
+    t_out = w.temp(TensorType((rows, 1, 1, n), out.type.element), conv_name)
+    opts = options("Conv2DOptions", padding=S.Padding.VALID, strideH=1, strideW=1, dilationHFactor=1,
+                   dilationWFactor=1, fusedActivationFunction=ACT[op.attr("activation")])
+    w.op(B.CONV_2D, [t_in, wi, bi], [t_out], opts, weighted_version(B.CONV_2D, x, wt))
+    shape_out = w.aux(np.array(out.type.shape, np.int32), f"{name}_shape")
+    w.op(B.RESHAPE, [t_out, shape_out], [w.out(out)], None, 1)
+
+
+@lowers("nn.fully_connected", "FULLY_CONNECTED (keep_num_dims unless the input is 2-D); per-channel "
+                              "int4 weights: RESHAPE, CONV_2D 1x1, RESHAPE")
 def fully_connected(w, op):
     x, wt, out = op.input, op.weight, op.output
+    if int4_per_channel(wt):
+        _fc_as_conv(w, op)
+        return
     keep = x.type.rank != 2
     opts = options("FullyConnectedOptions", fusedActivationFunction=ACT[op.attr("activation")],
                    weightsFormat=S.FullyConnectedOptionsWeightsFormat.DEFAULT, keepNumDims=keep)
@@ -187,8 +311,13 @@ def _binary(name, code, opt_kind, fused):
         if code in (B.ADD, B.SUB):
             fields["potScaleInt16"] = kind(op.lhs) != "qi16"
         opts = options(opt_kind, **fields) if opt_kind else None
-        w.op(code, [w.t(op.lhs), w.t(op.rhs)], [w.out(op.output)], opts, binary_version(code, op))
-    lowers(name, S_NAMES[code])(lower)
+        if code in (B.MAXIMUM, B.MINIMUM):  # raw comparison: inputs in the output's parameters
+            ins = _requantized_inputs(w, op, op.output.type.element)
+        else:
+            ins = [w.t(op.lhs), w.t(op.rhs)]
+        w.op(code, ins, [w.out(op.output)], opts, binary_version(code, op))
+    lowers(name, S_NAMES[code] + (" (QUANTIZE first for inputs with other parameters)"
+                                  if code in (B.MAXIMUM, B.MINIMUM) else ""))(lower)
 
 
 def _unary(name, code, opt_kind=None, **fields):
@@ -254,47 +383,81 @@ CLAMPS = {(0.0, math.inf): B.RELU, (0.0, 6.0): B.RELU6}
 
 
 def _quantized_bound(v: float, e) -> int | None:
-    """TFLM ReluQuantized's bound: zero_point + roundf(v / scale), None when it does not bind."""
+    """A clamp bound on parameters ``e``: ``zero_point + round(v / scale)`` in float32 with ties
+    away from zero (``quantize_value``, TFLM ReluQuantized's ``roundf``), clamped to the storage
+    range; None for an infinite bound."""
+    from edgecc.quant.math import quantize_value
+
     if math.isinf(v):
         return None
-    r = np.float32(v) / np.float32(e.scale)
-    q = e.zero_point + int(np.sign(r) * np.floor(np.abs(r) + np.float32(0.5)))
-    return min(max(q, e.qmin), e.qmax)
+    return min(max(quantize_value(v, e.scale, e.zero_point), e.qmin), e.qmax)
 
 
-@lowers("nn.clamp", "RELU [0, inf) / RELU6 [0, 6], else MAXIMUM + MINIMUM with constant bounds")
+def _maxmin_version(x) -> int:
+    """MAXIMUM/MINIMUM version with a scalar constant operand (``binary_version``'s rule)."""
+    return 4 if is16(x) else 3 if x.type.rank > 4 else 2 if is8(x) else 1
+
+
+@lowers("nn.clamp", "float: RELU [0, inf) / RELU6 [0, 6], else MAXIMUM + MINIMUM with constant bounds; "
+                    "quantized: RELU for [0, inf) and [0, hi] (then MINIMUM), RELU6 for [0, 6] with equal "
+                    "parameters, else (QUANTIZE +) MAXIMUM / MINIMUM with quantized bounds")
 def clamp(w, op):
+    """TFLM has no RELU_N1_TO_1 / RELU_0_TO_1 operators, and RELU6 ignores the output parameters.
+
+    The integer semantics (``ReluQuantized`` for any bounds) are ``clamp(zp_out + MBQM(x - zp_in,
+    s_in / s_out), q(lo), q(hi))``. RELU computes exactly that with the lower bound 0 for any
+    parameters; a QUANTIZE computes the rescale alone; MAXIMUM / MINIMUM with the bounds quantized
+    on the output parameters then apply the rest. Equal parameters need no rescale.
+    """
     x, out = op.input, op.output
-    lo, hi = op.attr("min"), op.attr("max")
-    code = CLAMPS.get((lo, hi))
-    if code is not None:
-        w.op(code, [w.t(x)], [w.out(out)], None, simple_version(code, x))
-        return
-    e, cur, name = x.type.element, w.t(x), _res_name(w, op)
+    lo, hi = float(op.attr("min")), float(op.attr("max"))
+    name = _res_name(w, op)
     steps = []
-    if x.type.is_quantized:
-        if e != out.type.element:
-            raise unsupported(op, f"with bounds [{lo}, {hi}] and different input/output quantization "
-                              "has no TFLite equivalent")
-        qlo, qhi = _quantized_bound(lo, e), _quantized_bound(hi, e)
-        if qlo is not None and qlo > e.qmin:
-            steps.append((B.MAXIMUM, qlo, "lo"))
-        if qhi is not None and qhi < e.qmax:
-            steps.append((B.MINIMUM, qhi, "hi"))
-    else:
+    if not x.type.is_quantized:
+        code = CLAMPS.get((lo, hi))
+        if code is not None:
+            w.op(code, [w.t(x)], [w.out(out)], None, simple_version(code, x))
+            return
+        cur = w.t(x)
         if lo != -math.inf:
             steps.append((B.MAXIMUM, lo, "lo"))
         if hi != math.inf:
             steps.append((B.MINIMUM, hi, "hi"))
-    if not steps:  # the clamp does not bind: identity
+    else:
+        ei, eo = x.type.element, out.type.element
+        same = same_params(ei, eo)
+        if (lo, hi) == (0.0, math.inf) or ((lo, hi) == (0.0, 6.0) and same):
+            code = B.RELU if hi == math.inf else B.RELU6
+            w.op(code, [w.t(x)], [w.out(out)], None, simple_version(code, x))
+            return
+        qlo, qhi = _quantized_bound(lo, eo), _quantized_bound(hi, eo)
+        first = B.RELU if lo == 0.0 else None if same else B.QUANTIZE
+        if first != B.RELU and qlo is not None and qlo > eo.qmin:
+            steps.append((B.MAXIMUM, qlo, "lo"))
+        if qhi is not None and qhi < eo.qmax:
+            steps.append((B.MINIMUM, qhi, "hi"))
+        cur = w.t(x)
+        if first is not None:
+            tag = "relu" if first == B.RELU else "q"
+            last = not steps
+            dst = w.out(out) if last else w.temp(out.type, w.reserve(f"{name}_{tag}"))
+            if first == B.RELU:
+                w.op(B.RELU, [cur], [dst], None, simple_version(B.RELU, x))
+            else:
+                w.op(B.QUANTIZE, [cur], [dst], None, simple_version(B.QUANTIZE, x, out))
+            if last:
+                return
+            cur = dst
+    if not steps:  # the clamp does not bind (and nothing to rescale): identity
         w.bind(out, cur)
         return
+    e = out.type.element
     for k, (code, bound, tag) in enumerate(steps):
         last = k == len(steps) - 1
         dst_name = name if last else w.reserve(f"{name}_{tag}_out")
         c = w.aux(np.array(bound, e.numpy), f"{dst_name}_{tag}", element=e)
         dst = w.out(out) if last else w.temp(out.type, dst_name)
-        w.op(code, [cur, c], [dst], options("MaximumMinimumOptions"), simple_version(B.MAXIMUM, x))
+        w.op(code, [cur, c], [dst], options("MaximumMinimumOptions"), _maxmin_version(x))
         cur = dst
 
 
@@ -345,11 +508,13 @@ def _pool(name, code, fill):
     def lower(w, op):
         x = op.input
         k = op.attr("kernel")
-        pad, xi = _window_input(w, op, x, k, (1, 1), fill)
+        res = _Result(w, op, x.type.element)
+        pad, xi = _window_input(w, op, x, k, (1, 1), fill, res.name)
         opts = options("Pool2DOptions", padding=pad, strideH=op.attr("strides")[0],
                        strideW=op.attr("strides")[1], filterHeight=k[0], filterWidth=k[1],
                        fusedActivationFunction=ACT[op.attr("activation")])
-        w.op(code, [xi], [w.out(op.output)], opts, simple_version(code, x))
+        w.op(code, [xi], [res.tensor()], opts, simple_version(code, x))
+        res.finish()  # TFLite pools need equal parameters: the result is requantized after
     lowers(name, S_NAMES[code] + (" (PADV2 first for other pads)" if fill else " (SAME/VALID pads)"))(lower)
 
 
@@ -359,10 +524,15 @@ _pool("nn.max_pool2d", B.MAX_POOL_2D, "lowest")
 
 def _reduce(name, code):
     def lower(w, op):
-        axes = w.aux(np.array(op.norm_axes, np.int32), f"{_res_name(w, op)}_axes")
-        w.op(code, [w.t(op.input), axes], [w.out(op.output)],
+        # REDUCE_MAX/MIN need equal parameters (MEAN and SUM rescale themselves)
+        same = code in (B.REDUCE_MAX, B.REDUCE_MIN)
+        res = _Result(w, op, op.input.type.element if same else op.output.type.element)
+        axes = w.aux(np.array(op.norm_axes, np.int32), f"{res.name}_axes")
+        w.op(code, [w.t(op.input), axes], [res.tensor()],
              options("ReducerOptions", keepDims=op.attr("keepdims")), simple_version(code, op.input))
-    lowers(name, S_NAMES[code])(lower)
+        res.finish()
+    lowers(name, S_NAMES[code] + (" (QUANTIZE after it when the result's parameters differ)"
+                                  if code in (B.REDUCE_MAX, B.REDUCE_MIN) else ""))(lower)
 
 
 _reduce("nn.mean", B.MEAN)
@@ -385,9 +555,9 @@ def transpose(w, op):
          simple_version(B.TRANSPOSE, op.input))
 
 
-@lowers("nn.concat", "CONCATENATION")
+@lowers("nn.concat", "CONCATENATION (QUANTIZE first for inputs with other parameters)")
 def concat(w, op):
-    ins = [w.t(v) for v in op.operands]
+    ins = _requantized_inputs(w, op, op.output.type.element)
     opts = options("ConcatenationOptions", axis=op.norm_axis,
                    fusedActivationFunction=S.ActivationFunctionType.NONE)
     w.op(B.CONCATENATION, ins, [w.out(op.output)], opts, simple_version(B.CONCATENATION, op.operands[0]))
@@ -407,29 +577,37 @@ def split(w, op):
              simple_version(B.SPLIT_V, x))
 
 
+def pad_value(value: float, e) -> np.ndarray:
+    """PADV2's constant: a real pad value quantized on the *output* parameters as TFLite
+    quantizes constants (``quantize_value``: float32 division, ties away from zero), clamped."""
+    if not isinstance(e, QuantizedType):
+        return np.array(value, e.numpy)
+    from edgecc.quant.math import quantize_value
+
+    q = quantize_value(value, e.scale, e.zero_point)
+    return np.array(min(max(q, e.qmin), e.qmax), e.numpy)
+
+
 @lowers("nn.pad", "PAD / PADV2 (constant), MIRROR_PAD (reflect)")
 def pad(w, op):
     x, r, name = op.input, op.input.type.rank, _res_name(w, op)
+    e = op.output.type.element  # nn.pad keeps the element type (the verifier checks it)
     p = op.attr("pads")
     paddings = w.aux(np.array([[p[i], p[r + i]] for i in range(r)], np.int32).reshape(r, 2),
                      f"{name}_paddings")
     mode, value = op.attr("mode"), op.attr("value")
-    if mode == "reflect":
-        w.op(B.MIRROR_PAD, [w.t(x), paddings], [w.out(op.output)],
-             options("MirrorPadOptions", mode=S.MirrorPadMode.REFLECT), simple_version(B.MIRROR_PAD, x))
-    elif mode == "edge":
+    if mode == "edge":
         raise unsupported(op, "with mode 'edge' has no TFLite equivalent")
+    xi = w.t(x)
+    if mode == "reflect":
+        w.op(B.MIRROR_PAD, [xi, paddings], [w.out(op.output)],
+             options("MirrorPadOptions", mode=S.MirrorPadMode.REFLECT), simple_version(B.MIRROR_PAD, x))
     elif value == 0.0:
-        w.op(B.PAD, [w.t(x), paddings], [w.out(op.output)], options("PadOptions"),
+        w.op(B.PAD, [xi, paddings], [w.out(op.output)], options("PadOptions"),
              simple_version(B.PAD, x))
     else:
-        e = x.type.element
-        if isinstance(e, QuantizedType):
-            q = np.clip(np.round(value / e.scale) + e.zero_point, e.qmin, e.qmax)
-            const = w.aux(np.array(q, e.numpy), f"{name}_value", element=e)
-        else:
-            const = w.aux(np.array(value, e.numpy), f"{name}_value", element=e)
-        w.op(B.PADV2, [w.t(x), paddings, const], [w.out(op.output)], options("PadV2Options"),
+        const = w.aux(pad_value(value, e), f"{name}_value", element=e)
+        w.op(B.PADV2, [xi, paddings, const], [w.out(op.output)], options("PadV2Options"),
              simple_version(B.PADV2, x))
 
 
@@ -465,7 +643,8 @@ def gather(w, op):
          simple_version(B.GATHER, data))
 
 
-@lowers("nn.resize", "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR (when the index map matches)")
+@lowers("nn.resize", "RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR (when the index map matches; QUANTIZE "
+                    "after it when the result's parameters differ)")
 def resize(w, op):
     x = op.input
     flags = resize_flags(op)
@@ -474,7 +653,8 @@ def resize(w, op):
                           f"nearest_mode '{op.attr('nearest_mode')}' has no TFLite equivalent for "
                           "these sizes")
     align, half = flags
-    size = w.aux(np.array(op.attr("size"), np.int32), f"{_res_name(w, op)}_size")
+    res = _Result(w, op, x.type.element)  # resizes need equal parameters: QUANTIZE after
+    size = w.aux(np.array(op.attr("size"), np.int32), f"{res.name}_size")
     if op.attr("mode") == "bilinear":
         code, opts = B.RESIZE_BILINEAR, options("ResizeBilinearOptions", alignCorners=align,
                                                 halfPixelCenters=half)
@@ -483,7 +663,8 @@ def resize(w, op):
         code, opts = B.RESIZE_NEAREST_NEIGHBOR, options("ResizeNearestNeighborOptions",
                                                         alignCorners=align, halfPixelCenters=half)
         ver = 4 if is16(x) else 3 if (half or align) else 2 if is8(x) else 1
-    w.op(code, [w.t(x), size], [w.out(op.output)], opts, ver)
+    w.op(code, [w.t(x), size], [res.tensor()], opts, ver)
+    res.finish()
 
 
 __all__ = ["LOWER", "TABLE", "check_variant", "options", "unsupported", "simple_version"]

@@ -59,6 +59,22 @@ SAME_SCALE = frozenset({"nn.reshape", "nn.transpose", "nn.slice", "nn.pad", "nn.
                         "nn.minimum", "nn.reduce_max", "nn.reduce_min"})
 #: ops whose every operand is an activation to share parameters with the result
 _ALL_OPERANDS_SHARE = frozenset({"nn.concat", "nn.maximum", "nn.minimum"})
+#: nn.clamp bounds with a TFLite kernel that rescales (RELU; RELU6 in the writer as RELU + MINIMUM
+#: when the parameters differ); any other clamp becomes MAXIMUM / MINIMUM, exact without a rescale
+RESCALING_CLAMPS = frozenset({(0.0, math.inf), (0.0, 6.0)})
+
+
+def shares_params(op: Operation) -> bool:
+    """Whether ``op``'s result shares its quantization parameters with its (first) input:
+    the ``SAME_SCALE`` ops, and ``nn.clamp`` with bounds other than [0, inf) and [0, 6] (TFLM has
+    no RELU_N1_TO_1 / RELU_0_TO_1 kernel; with equal parameters the clamp is MAXIMUM / MINIMUM on
+    the stored values, without a QUANTIZE)."""
+    if op.name in SAME_SCALE:
+        return True
+    if op.name == "nn.clamp":
+        bounds = (float(op.attr("min", -math.inf)), float(op.attr("max", math.inf)))
+        return bounds not in RESCALING_CLAMPS
+    return False
 #: fused activation -> clamp range of the op's result
 _ACT = {"none": (-math.inf, math.inf), "relu": (0.0, math.inf), "relu6": (0.0, 6.0),
         "relu_n1_to_1": (-1.0, 1.0)}
@@ -263,7 +279,7 @@ class _Planner:
         if obs is not None and obs.seen:
             r = choose_range(obs, self.cfg.calibration, percentile=self.cfg.percentile,
                              levels=scheme.levels, symmetric=scheme.symmetric_activations)
-        elif op is not None and op.name in SAME_SCALE:
+        elif op is not None and shares_params(op):
             # data movement keeps the range; concat/maximum/minimum stay within their inputs' union
             idx = activation_operands(op) if op.name in _ALL_OPERANDS_SHARE else [0]
             parts = [self.raw_range(op.operands[i], scheme) for i in idx]
@@ -335,7 +351,7 @@ class _Planner:
                     self.fixed[r] = fixed
         self.class_fixed: dict[Value, QuantizedType] = dict(self.fixed)
         for op, scheme in self.op_scheme.items():
-            if op.name not in SAME_SCALE:
+            if not shares_params(op):
                 continue
             idx = activation_operands(op) if op.name in _ALL_OPERANDS_SHARE else [0]
             for i in idx:
@@ -549,7 +565,7 @@ class _Rewriter:
             if t is None:
                 raise op.error("has no range for its result; give calibration data or a "
                                "quant.range attribute")
-        if op.name in SAME_SCALE:
+        if shares_params(op):
             idx = activation_operands(op) if op.name in _ALL_OPERANDS_SHARE else [0]
             for i in idx:
                 op.set_operand(i, self.quantized(op.operands[i], outs[0], op))
@@ -707,5 +723,5 @@ def quantize_module(module: Module, config: QuantizeConfig | None = None, calibr
     return result
 
 
-__all__ = ["QUANTIZABLE", "SAME_SCALE", "QuantizeConfig", "QuantizeResult", "expected_output_shift",
-           "has_qdq", "quantize_module"]
+__all__ = ["QUANTIZABLE", "RESCALING_CLAMPS", "SAME_SCALE", "QuantizeConfig", "QuantizeResult",
+           "expected_output_shift", "has_qdq", "quantize_module", "shares_params"]

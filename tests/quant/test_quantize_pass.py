@@ -438,3 +438,46 @@ def test_weight_only_quantized_graph_is_calibrated_and_keeps_its_weights(mb):
             assert w.defining_op().name == "builtin.constant"
             assert w.defining_op().attrs["value"] == stored[w.name_hint]
     assert sum(1 for op in mb.func.body if op.name == "nn.dequantize") == 1  # the output only
+
+
+# ----------------------------------------------------------- clamps
+def _clamp_module(lo, hi):
+    """x -> add -> clamp -> mul: the clamp's input and output have their own statistics."""
+    from edgecc.dialects import nn
+    from edgecc.ir.builder import Builder
+    from edgecc.ir.core import Func, Module
+    from edgecc.ir.types import tensor
+
+    f = Func("main", [tensor((1, 64))], ["x"])
+    b = Builder(f)
+    a = b.create(nn.AddOp, f.arguments[0], b.constant(np.full((1, 64), -2.0, np.float32))).result
+    k = b.create(nn.ClampOp, a, min=float(lo), max=float(hi)).result
+    b.ret(b.create(nn.MulOp, k, k).result)
+    m = Module(f)
+    m.verify()
+    return m
+
+
+@pytest.mark.parametrize("scheme", ["int8", "int16x8"])
+@pytest.mark.parametrize("lo,hi,shared", [(-1.0, 1.0, True), (0.01, 0.2, True), (-np.inf, 0.5, True),
+                                          (-0.3, np.inf, True), (0.0, 1.0, True), (0.0, 6.0, False),
+                                          (0.0, np.inf, False)])
+def test_clamp_shares_parameters_unless_relu_or_relu6(scheme, lo, hi, shared):
+    """TFLM has no RELU_N1_TO_1 / RELU_0_TO_1: a clamp with other bounds than [0, inf) and [0, 6]
+    gets its input's parameters, so the TFLite writer lowers it to MAXIMUM / MINIMUM on stored
+    values; RELU and RELU6 bounds keep calibrated output parameters (RELU rescales)."""
+    m = _clamp_module(lo, hi)
+    calib = [{"x": (3.0 * np.random.default_rng(s).standard_normal((1, 64))).astype(np.float32)}
+             for s in range(4)]
+    quantize_module(m, QuantizeConfig(scheme=scheme, io="int"), calib)
+    m.verify()
+    clamp = next(op for op in m.func.body if op.name == "nn.clamp")
+    ein, eout = clamp.operands[0].type.element, clamp.result.type.element
+    assert isinstance(ein, QuantizedType) and isinstance(eout, QuantizedType)
+    assert (ein == eout) == shared
+    if shared:  # one class: the union of the input's and the clamp's ranges (the input's)
+        add = next(op for op in m.func.body if op.name == "nn.add")
+        assert clamp.operands[0] is add.result
+    x = np.random.default_rng(9).integers(-128, 128, (1, 64)).astype(
+        np.int8 if scheme == "int8" else np.int16)
+    run(m, [x])  # the integer interpreter accepts it

@@ -1,5 +1,5 @@
-"""Quantized test models (the quantize pass, int8 and int16x8) -> .tflite: TFLM bit-exact with
-edgecc's integer reference interpreter on 20 random inputs; LiteRT loads and runs them."""
+"""Quantized test models (the quantize pass, int8, int16x8 and int8-w4) -> .tflite: TFLM bit-exact
+with edgecc's integer reference interpreter on 20 random inputs; LiteRT loads and runs them."""
 
 from __future__ import annotations
 
@@ -23,11 +23,9 @@ if models is None:
     _spec.loader.exec_module(models)
 
 EXAMPLE = "kws_example"
-#: nn.clamp with bounds other than RELU/RELU6 needs equal input/output quantization to be a
-#: TFLite MAXIMUM/MINIMUM pair; the quantize pass gives Clip different parameters there.
-CLAMP_MODELS = {n for n in models.MODELS if n.startswith("opset_variants")}
-NAMES = sorted(set(models.MODELS) - CLAMP_MODELS) + [EXAMPLE]
-FAST16 = ["ds_cnn_kws_op17", "resnet_block", "mobilenet_block_op17", "lstm_forward", EXAMPLE]
+NAMES = sorted(models.MODELS) + [EXAMPLE]
+FAST16 = ["ds_cnn_kws_op17", "resnet_block", "mobilenet_block_op17", "lstm_forward", "opset_variants_op11",
+          "opset_variants_op18", EXAMPLE]
 
 
 def _quantize_api():
@@ -60,7 +58,7 @@ def _quantized(name: str, scheme: str, io: str):
     return module, run
 
 
-def _check(module, run, variant: str, litert: bool = True) -> bytes:
+def _check(module, run, variant: str, litert: bool = True, litert_reference: bool = True) -> bytes:
     data = tflite.to_bytes(module, variant=variant)
     assert tflite.to_bytes(tflite.read_tflite(data), variant=variant) == data
     it = V.tflm_interpreter(data)
@@ -72,7 +70,7 @@ def _check(module, run, variant: str, litert: bool = True) -> bytes:
         else:
             V.assert_bit_exact(got, want)
     if litert:
-        got = V.run_litert(data, feeds)
+        got = V.run_litert(data, feeds, reference=litert_reference)
         assert [g.shape for g in got] == [np.shape(r) for r in run(module, feeds)]
     return data
 
@@ -113,12 +111,34 @@ def test_int16x8_resize_bilinear_runs_in_litert():
     assert max(int(np.abs(g.astype(int) - w.astype(int)).max()) for g, w in zip(got, want)) <= 8
 
 
-def test_quantized_clamp_with_rescale_is_an_error():
-    from edgecc.ir.diagnostics import EdgeccError
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("opset_variants")])
+def test_clip_after_softmax_is_maximum_minimum_on_stored_values(name):
+    """Clip(0.01, 0.2) shares its input's (softmax's fixed) parameters: MAXIMUM + MINIMUM, no
+    QUANTIZE and no RELU_0_TO_1 / RELU_N1_TO_1 (TFLM has neither)."""
+    module, _ = _quantized(name, "int8", "int")
+    clamp = next(op for op in module.ops if op.name == "nn.clamp")
+    assert clamp.operands[0].type.element == clamp.result.type.element
+    names = V._op_names(tflite.to_bytes(module, variant="int8"))
+    i = names.index("SOFTMAX")
+    assert names[i + 1:].count("QUANTIZE") == 0
+    assert "MAXIMUM" in names and "MINIMUM" in names
 
-    module, _ = _quantized("opset_variants_op17", "int8", "float")
-    with pytest.raises(EdgeccError, match="'nn.clamp' with bounds .* different input/output quantization"):
-        tflite.to_bytes(module)
+
+#: int8-w4: conv / depthwise (per-channel int4 CONV_2D, DEPTHWISE_CONV_2D) and fully connected
+#: (per-channel int4: a 1x1 CONV_2D, since TFLM's FULLY_CONNECTED refuses per-channel int4)
+W4 = ["dense_autoencoder_gemm", "ds_cnn_kws_op17", "mobilenet_block_op17", "resnet_block", "gru_forward",
+      EXAMPLE]
+
+
+@pytest.mark.parametrize("name", W4)
+def test_int8_w4_bit_exact_with_tflm(name):
+    module, run = _quantized(name, "int8-w4", "int")
+    kinds = {op.operands[1].type.element.kind for op in module.ops
+             if op.name in ("nn.conv2d", "nn.depthwise_conv2d", "nn.fully_connected")}
+    assert kinds == {"qi4"}
+    # LiteRT's reference op resolver has no int4 DEPTHWISE_CONV_2D (version 7): its default one
+    data = _check(module, run, "int8", litert_reference=False)
+    assert 17 in {t.type for t in S_tensors(data)}  # INT4
 
 
 def _float_compute(module) -> bool:
