@@ -1,0 +1,254 @@
+"""``c`` ops that call CMSIS-NN (Cortex-M targets).
+
+Each op holds the CMSIS-NN parameter structs' contents as attributes; its
+``emit`` writes them as ``static const`` structs (flash) and the call, with a
+``cmsis_nn_context`` on the stack pointing at the op's planned scratch in the
+arena (or, for Helium fully-connected layers, at precomputed kernel sums in
+flash). A CMSIS-NN error status makes ``<prefix>_run`` return
+``EDGECC_ERR_KERNEL``.
+"""
+
+from __future__ import annotations
+
+from edgecc.analysis.liveness import InPlace
+from edgecc.backends.c.dialect import CRaw, KernelOp, c
+from edgecc.ir.spec import ANY_TENSOR, Int, IntArray, attr, operand, result
+
+
+def _i32():
+    return attr(Int(), default=0)
+
+
+def _dims(e, dims) -> str:
+    n, h, w, ch = dims
+    return e.params("cmsis_nn_dims", [("n", n), ("h", h), ("w", w), ("c", ch)])
+
+
+def _ctx(e, op, buf: str | None = None) -> str:
+    size = int(op.attr("scratch", 0) or 0)
+    if buf is not None:
+        return f"cmsis_nn_context ctx = {{{buf}, {size}}};"
+    ptr = e.scratch(op) if size else "NULL"
+    return f"cmsis_nn_context ctx = {{{ptr}, {size}}};"
+
+
+def _check(call: str) -> list[str]:
+    return [f"if ({call} != ARM_CMSIS_NN_SUCCESS) {{", "    return EDGECC_ERR_KERNEL;", "}"]
+
+
+def _block(lines: list[str]) -> list[str]:
+    return ["{"] + ["    " + x for x in lines] + ["}"]
+
+
+class CmsisOp(KernelOp):
+    library = "cmsis-nn"
+
+
+class _CmsisConv(CmsisOp):
+    input = operand(ANY_TENSOR)
+    weight = operand(ANY_TENSOR)
+    bias = operand(ANY_TENSOR)
+    output = result(ANY_TENSOR)
+    strides = attr(IntArray(2), default=(1, 1))
+    pads = attr(IntArray(4), default=(0, 0, 0, 0))
+    dilations = attr(IntArray(2), default=(1, 1))
+    groups = attr(Int(), default=1)
+    input_offset = _i32()
+    output_offset = _i32()
+    act_min = attr(Int(), default=-128)
+    act_max = attr(Int(), default=127)
+    multiplier = attr(IntArray(), required=True)
+    shift = attr(IntArray(), required=True)
+    scratch = attr(Int(), default=0, doc="ctx buffer bytes (planned in the arena)")
+
+    def _common(self, e):
+        mult = CRaw("(int32_t *)" + e.table("int32_t", self.attr("multiplier")))
+        shift = CRaw("(int32_t *)" + e.table("int32_t", self.attr("shift")))
+        qp = e.params("cmsis_nn_per_channel_quant_params", [("multiplier", mult), ("shift", shift)])
+        sh, sw = self.attr("strides")
+        pt, pl, _, _ = self.attr("pads")
+        dh, dw = self.attr("dilations")
+        return qp, (sw, sh), (pl, pt), (dw, dh)
+
+
+@c.op("arm_convolve_wrapper_s8")
+class ArmConvolveWrapperS8Op(_CmsisConv):
+    """CMSIS-NN arm_convolve_wrapper_s8 (picks 1x1, 1xN or the im2col kernel)."""
+
+    fn = "arm_convolve_wrapper_s8"
+    mac_kind = "conv"
+
+    def emit(self, e) -> list[str]:
+        qp, stride, pad, dil = self._common(e)
+        p = e.params("cmsis_nn_conv_params", [
+            ("input_offset", self.attr("input_offset")), ("output_offset", self.attr("output_offset")),
+            ("stride", stride), ("padding", pad), ("dilation", dil),
+            ("activation", (self.attr("act_min"), self.attr("act_max")))])
+        cout, kh, kw, cin = self.weight.type.shape
+        call = (f"{self.fn}(&ctx, {p}, {qp}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
+                f"{_dims(e, (cout, kh, kw, cin))}, {e.ptr(self.weight)}, {_dims(e, (1, 1, 1, cout))}, "
+                f"{e.ptr(self.bias)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
+        return _block([_ctx(e, self)] + _check(call))
+
+
+@c.op("arm_depthwise_conv_wrapper_s8")
+class ArmDepthwiseConvWrapperS8Op(_CmsisConv):
+    """CMSIS-NN arm_depthwise_conv_wrapper_s8 (3x3, optimised or generic depthwise kernel)."""
+
+    fn = "arm_depthwise_conv_wrapper_s8"
+    mac_kind = "depthwise"
+
+    def emit(self, e) -> list[str]:
+        qp, stride, pad, dil = self._common(e)
+        p = e.params("cmsis_nn_dw_conv_params", [
+            ("input_offset", self.attr("input_offset")), ("output_offset", self.attr("output_offset")),
+            ("ch_mult", self.attr("groups")), ("stride", stride), ("padding", pad), ("dilation", dil),
+            ("activation", (self.attr("act_min"), self.attr("act_max")))])
+        _, kh, kw, cout = self.weight.type.shape
+        call = (f"{self.fn}(&ctx, {p}, {qp}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
+                f"{_dims(e, (1, kh, kw, cout))}, {e.ptr(self.weight)}, {_dims(e, (1, 1, 1, cout))}, "
+                f"{e.ptr(self.bias)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
+        return _block([_ctx(e, self)] + _check(call))
+
+
+@c.op("arm_fully_connected_s8")
+class ArmFullyConnectedS8Op(CmsisOp):
+    """CMSIS-NN arm_fully_connected_s8 (per tensor) or arm_fully_connected_per_channel_s8."""
+
+    mac_kind = "fully_connected"
+    input = operand(ANY_TENSOR)
+    weight = operand(ANY_TENSOR)
+    bias = operand(ANY_TENSOR)
+    output = result(ANY_TENSOR)
+    input_offset = _i32()
+    output_offset = _i32()
+    act_min = attr(Int(), default=-128)
+    act_max = attr(Int(), default=127)
+    multiplier = attr(IntArray(), required=True)
+    shift = attr(IntArray(), required=True)
+    kernel_sums = attr(IntArray(), default=(), doc="Helium: arm_vector_sum_s8 of the weights (in flash)")
+
+    def kernel_name(self, plan=None) -> str:
+        per_channel = len(self.attr("multiplier")) > 1
+        return "arm_fully_connected_per_channel_s8" if per_channel else "arm_fully_connected_s8"
+
+    def emit(self, e) -> list[str]:
+        n, k = self.weight.type.shape
+        rows = self.input.type.num_elements // max(k, 1)
+        fc = e.params("cmsis_nn_fc_params", [
+            ("input_offset", self.attr("input_offset")), ("filter_offset", 0),
+            ("output_offset", self.attr("output_offset")),
+            ("activation", (self.attr("act_min"), self.attr("act_max")))])
+        if len(self.attr("multiplier")) > 1:
+            mult = CRaw("(int32_t *)" + e.table("int32_t", self.attr("multiplier")))
+            shift = CRaw("(int32_t *)" + e.table("int32_t", self.attr("shift")))
+            qp = e.params("cmsis_nn_per_channel_quant_params", [("multiplier", mult), ("shift", shift)])
+        else:
+            qp = e.params("cmsis_nn_per_tensor_quant_params", [
+                ("multiplier", self.attr("multiplier")[0]), ("shift", self.attr("shift")[0])])
+        sums = self.attr("kernel_sums")
+        ctx = (f"cmsis_nn_context ctx = {{(void *){e.table('int32_t', sums)}, {4 * len(sums)}}};" if sums
+               else "cmsis_nn_context ctx = {NULL, 0};")
+        call = (f"{self.kernel_name()}(&ctx, {fc}, {qp}, {_dims(e, (rows, 1, 1, k))}, {e.ptr(self.input)}, "
+                f"{_dims(e, (k, 1, 1, n))}, {e.ptr(self.weight)}, {_dims(e, (1, 1, 1, n))}, "
+                f"{e.ptr(self.bias)}, {_dims(e, (rows, 1, 1, n))}, {e.ptr(self.output)})")
+        return _block([ctx] + _check(call))
+
+
+class _CmsisElementwise(CmsisOp):
+    inplace = InPlace((0, 1))
+    lhs = operand(ANY_TENSOR)
+    rhs = operand(ANY_TENSOR)
+    output = result(ANY_TENSOR)
+    lhs_offset = _i32()
+    rhs_offset = _i32()
+    output_offset = _i32()
+    left_shift = _i32()
+    lhs_mult = _i32()
+    lhs_shift = _i32()
+    rhs_mult = _i32()
+    rhs_shift = _i32()
+    out_mult = _i32()
+    out_shift = _i32()
+    act_min = attr(Int(), default=-128)
+    act_max = attr(Int(), default=127)
+
+
+@c.op("arm_elementwise_add_s8")
+class ArmElementwiseAddS8Op(_CmsisElementwise):
+    """CMSIS-NN arm_elementwise_add_s8 (same shapes)."""
+
+    fn = "arm_elementwise_add_s8"
+
+    def emit(self, e) -> list[str]:
+        a = self.attr
+        call = (f"{self.fn}({e.ptr(self.lhs)}, {e.ptr(self.rhs)}, {a('lhs_offset')}, {a('lhs_mult')}, "
+                f"{a('lhs_shift')}, {a('rhs_offset')}, {a('rhs_mult')}, {a('rhs_shift')}, {a('left_shift')}, "
+                f"{e.ptr(self.output)}, {a('output_offset')}, {a('out_mult')}, {a('out_shift')}, "
+                f"{a('act_min')}, {a('act_max')}, {self.output.type.num_elements})")
+        return _check(call)
+
+
+@c.op("arm_elementwise_mul_s8")
+class ArmElementwiseMulS8Op(_CmsisElementwise):
+    """CMSIS-NN arm_elementwise_mul_s8 (same shapes)."""
+
+    fn = "arm_elementwise_mul_s8"
+
+    def emit(self, e) -> list[str]:
+        a = self.attr
+        call = (f"{self.fn}({e.ptr(self.lhs)}, {e.ptr(self.rhs)}, {a('lhs_offset')}, {a('rhs_offset')}, "
+                f"{e.ptr(self.output)}, {a('output_offset')}, {a('out_mult')}, {a('out_shift')}, "
+                f"{a('act_min')}, {a('act_max')}, {self.output.type.num_elements})")
+        return _check(call)
+
+
+@c.op("arm_pool_s8")
+class ArmPoolS8Op(CmsisOp):
+    """CMSIS-NN arm_avgpool_s8 / arm_max_pool_s8."""
+
+    input = operand(ANY_TENSOR)
+    output = result(ANY_TENSOR)
+    avg = attr(Int(), default=1, doc="1: average, 0: max")
+    kernel = attr(IntArray(2), required=True)
+    strides = attr(IntArray(2), default=(1, 1))
+    pads = attr(IntArray(4), default=(0, 0, 0, 0))
+    act_min = attr(Int(), default=-128)
+    act_max = attr(Int(), default=127)
+    scratch = attr(Int(), default=0)
+
+    def kernel_name(self, plan=None) -> str:
+        return "arm_avgpool_s8" if self.attr("avg") else "arm_max_pool_s8"
+
+    def emit(self, e) -> list[str]:
+        sh, sw = self.attr("strides")
+        pt, pl, _, _ = self.attr("pads")
+        kh, kw = self.attr("kernel")
+        p = e.params("cmsis_nn_pool_params", [
+            ("stride", (sw, sh)), ("padding", (pl, pt)), ("activation", (self.attr("act_min"), self.attr("act_max")))])
+        call = (f"{self.kernel_name()}(&ctx, {p}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
+                f"{_dims(e, (1, kh, kw, 1))}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
+        return _block([_ctx(e, self)] + _check(call))
+
+
+@c.op("arm_softmax_s8")
+class ArmSoftmaxS8Op(CmsisOp):
+    """CMSIS-NN arm_softmax_s8 over the last axis (TFLM bit-accurate)."""
+
+    fn = "arm_softmax_s8"
+    input = operand(ANY_TENSOR)
+    output = result(ANY_TENSOR)
+    rows = attr(Int(), required=True)
+    row_size = attr(Int(), required=True)
+    multiplier = _i32()
+    shift = _i32()
+    diff_min = _i32()
+
+    def emit(self, e) -> list[str]:
+        a = self.attr
+        return [f"{self.fn}({e.ptr(self.input)}, {a('rows')}, {a('row_size')}, {a('multiplier')}, {a('shift')}, "
+                f"{a('diff_min')}, {e.ptr(self.output)});"]
+
+
+__all__ = ["ArmConvolveWrapperS8Op", "ArmDepthwiseConvWrapperS8Op", "ArmElementwiseAddS8Op",
+           "ArmElementwiseMulS8Op", "ArmFullyConnectedS8Op", "ArmPoolS8Op", "ArmSoftmaxS8Op", "CmsisOp"]

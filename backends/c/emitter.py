@@ -1,0 +1,256 @@
+"""Emission of a lowered ``c`` module: model header, source, weights, build files.
+
+``Emitter(module, plan, ...)`` walks the ops in the planned order and asks
+each ``c`` op for its call (``op.emit(self)``); the op uses the emitter to
+name tensors (``ptr``: an arena offset or a weight array), to declare its
+constant parameter struct and tables (``params``/``table``: ``static const``,
+so in flash) and to find its scratch memory. Output is deterministic: symbols
+are numbered in emission order, floats print with 9 significant digits
+(exact for float32), nothing depends on time or paths.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgecc.analysis.memory import MemoryPlan
+from edgecc.ir.core import Module, Operation, Value
+from edgecc.ir.types import QuantizedType, TensorType
+
+CTYPES = {"f32": "float", "i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i64": "int64_t",
+          "u8": "uint8_t", "i1": "uint8_t", "f16": "uint16_t", "i4": "int8_t"}
+DTYPE_ENUMS = {"f32": "EDGECC_F32", "i8": "EDGECC_I8", "i16": "EDGECC_I16", "i32": "EDGECC_I32",
+               "i64": "EDGECC_I64", "u8": "EDGECC_U8", "i1": "EDGECC_BOOL", "f16": "EDGECC_F16"}
+C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for goto
+if inline int long register restrict return short signed sizeof static struct switch typedef union unsigned
+void volatile while main""".split())
+
+
+def storage_kind(v: Value) -> str:
+    e = v.type.element
+    return str(e.storage) if isinstance(e, QuantizedType) else str(e)
+
+
+def c_float(x: float) -> str:
+    """A float literal that reads back as the same float32 (INFINITY/NAN macros for specials)."""
+    x = float(np.float32(x))
+    if math.isnan(x):
+        return "NAN"
+    if math.isinf(x):
+        return "INFINITY" if x > 0 else "-INFINITY"
+    s = "%.9g" % x
+    if not any(ch in s for ch in ".e"):
+        s += "."
+    return s + "f"
+
+
+def c_floats(arr: np.ndarray) -> list[str]:
+    a = np.asarray(arr, dtype=np.float32).astype(np.float64).reshape(-1)
+    if not np.isfinite(a).all():
+        return [c_float(x) for x in a]
+    strs = np.char.mod("%.9g", a)
+    return [s + ("f" if ("." in s or "e" in s) else ".f") for s in strs.tolist()]
+
+
+def c_ints(arr: np.ndarray, ctype: str) -> list[str]:
+    a = np.asarray(arr).reshape(-1).astype(np.int64)
+    if ctype == "int64_t":
+        return [f"INT64_C({v})" if v != -(2 ** 63) else "INT64_MIN" for v in a.tolist()]
+    if ctype == "int32_t":
+        return [str(v) if v != -(2 ** 31) else "INT32_MIN" for v in a.tolist()]
+    return np.char.mod("%d", a).tolist()
+
+
+def c_identifier(name: str | None, fallback: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name or "").strip("_")
+    if not s:
+        s = fallback
+    if s[0].isdigit():
+        s = "t" + s
+    if s in C_KEYWORDS:
+        s += "_"
+    return s
+
+
+def wrap(items: list[str], indent: str = "    ", width: int = 100) -> str:
+    lines, cur = [], indent
+    for it in items:
+        piece = it + ", "
+        if len(cur) + len(piece) > width and cur.strip():
+            lines.append(cur.rstrip())
+            cur = indent
+        cur += piece
+    if cur.strip():
+        lines.append(cur.rstrip().rstrip(","))
+    return "\n".join(lines)
+
+
+@dataclass
+class Weight:
+    symbol: str
+    ctype: str
+    count: int
+    nbytes: int
+    data: str
+    comment: str
+
+
+@dataclass
+class EmitResult:
+    header: str
+    source: str
+    weights: str
+    weights_bytes: int
+    param_bytes: int
+    kernels: list[str] = field(default_factory=list)
+    calls: list[dict] = field(default_factory=list)
+
+
+class Emitter:
+    """Formats one lowered module (see the module docstring)."""
+
+    def __init__(self, module: Module, plan: MemoryPlan, prefix: str, alignment: int) -> None:
+        self.module = module
+        self.plan = plan
+        self.P = prefix
+        self.alignment = alignment
+        self.decls: list[str] = []
+        self.param_bytes = 0
+        self._n_params = 0
+        self._tables: dict[tuple, str] = {}
+        self._params: dict[tuple, str] = {}
+        self.weights: dict[str, Weight] = {}  # digest -> weight
+        self.weight_of: dict[Value, Weight] = {}
+        self._current: Operation | None = None
+
+    # -- tensors --------------------------------------------------------------
+    def ctype(self, v: Value) -> str:
+        return CTYPES[storage_kind(v)]
+
+    def elem_size(self, v: Value) -> int:
+        return max(1, v.type.element.bits // 8)
+
+    def dtype_enum(self, v: Value) -> str:
+        return DTYPE_ENUMS[storage_kind(v)]
+
+    def has(self, v: Value) -> bool:
+        return self.plan.has(v) or self._constant(v) is not None
+
+    def same_memory(self, a: Value, b: Value) -> bool:
+        return self.plan.has(a) and self.plan.has(b) and self.plan.offset(a) == self.plan.offset(b)
+
+    @staticmethod
+    def _constant(v: Value):
+        op = v.defining_op()
+        return op if op is not None and op.has_trait("ConstantLike") else None
+
+    def weight(self, v: Value) -> Weight:
+        w = self.weight_of.get(v)
+        if w is not None:
+            return w
+        dense = self._constant(v).attr("value")
+        w = self.weights.get(dense.digest)
+        if w is None:
+            kind = storage_kind(v)
+            ctype = CTYPES[kind]
+            arr = dense.array
+            if kind == "i1":
+                arr = arr.astype(np.uint8)
+            vals = c_floats(arr) if ctype == "float" else c_ints(arr, ctype)
+            sym = f"{self.P}_w{len(self.weights)}"
+            n = max(1, arr.size)
+            nbytes = n * np.dtype(np.float32 if ctype == "float" else arr.dtype).itemsize
+            label = v.name_hint or (v.defining_op().loc.name if v.defining_op().loc else "") or ""
+            w = Weight(sym, ctype, n, nbytes, wrap(vals or ["0"]),
+                       f"{label} {v.type}".strip())
+            self.weights[dense.digest] = w
+        self.weight_of[v] = w
+        return w
+
+    def ptr(self, v: Value, typed: bool = True) -> str:
+        """C expression of the data pointer of ``v`` (arena slice or weight array)."""
+        if self._constant(v) is not None:
+            return self.weight(v).symbol
+        off = self.plan.offset(v)
+        if not typed:
+            return f"arena + {off}"
+        return f"({self.ctype(v)} *)(arena + {off})"
+
+    def scratch(self, op: Operation | None = None) -> str:
+        off = self.plan.scratch_offset(op or self._current)
+        return "NULL" if off is None else f"(void *)(arena + {off})"
+
+    # -- constant data -----------------------------------------------------------
+    def _fmt(self, ctype: str, value) -> str:
+        from edgecc.backends.c.dialect import CRaw
+
+        if isinstance(value, CRaw):
+            return str(value)
+        if isinstance(value, (tuple, list)):
+            return "{" + ", ".join(self._fmt(ctype, x) for x in value) + "}"
+        if isinstance(value, bool):
+            return str(int(value))
+        if isinstance(value, float):
+            return c_float(value)
+        return str(value)
+
+    def table(self, ctype: str, values) -> str:
+        """A ``static const`` array in flash; returns its symbol (identical tables are shared)."""
+        vals = list(values) or [0]
+        if ctype == "float":
+            items = c_floats(np.asarray(vals, dtype=np.float64))
+            size = 4
+        else:
+            items = c_ints(np.asarray(vals, dtype=np.float64).round(), ctype)
+            size = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8}.get(ctype, 4)
+        key = (ctype, tuple(items))
+        sym = self._tables.get(key)
+        if sym is None:
+            sym = f"{self.P}_t{len(self._tables)}"
+            self._tables[key] = sym
+            self.decls.append(f"static const {ctype} {sym}[{len(items)}] EDGECC_WEIGHTS_SECTION = {{\n"
+                              f"{wrap(items)}\n}};")
+            self.param_bytes += size * len(items)
+        return sym
+
+    def params(self, ctype: str, fields: list[tuple[str, object]]) -> str:
+        """A ``static const`` parameter struct in flash; returns ``&symbol`` (shared when equal)."""
+        body = ", ".join(f".{k} = {self._fmt('', v)}" for k, v in fields)
+        key = (ctype, body)
+        sym = self._params.get(key)
+        if sym is None:
+            sym = f"{self.P}_p{len(self._params)}"
+            self._params[key] = sym
+            items = [f".{k} = {self._fmt('', v)}" for k, v in fields]
+            self.decls.append(f"static const {ctype} {sym} EDGECC_WEIGHTS_SECTION = {{\n{wrap(items)}\n}};")
+            self.param_bytes += sum(4 * (len(v) if isinstance(v, (tuple, list)) else 1) for _, v in fields)
+        return f"&{sym}"
+
+    # -- the body ------------------------------------------------------------------
+    def body(self) -> list[str]:
+        lines = []
+        for i, op in enumerate(self.plan.order):
+            self._current = op
+            loc = op.loc.name if op.loc is not None and op.loc.name else ""
+            shapes = ", ".join("x".join(map(str, v.type.shape)) or "scalar" for v in op.operands
+                               if self._constant(v) is None)
+            outs = ", ".join("x".join(map(str, r.type.shape)) or "scalar" for r in op.results)
+            note = " in place" if self.plan.reuses(op) is not None else ""
+            comment = f"/* {i}: {op.name}{(' ' + _comment_safe(loc)) if loc else ''} ({shapes} -> {outs}){note} */"
+            lines.append("    " + comment)
+            for stmt in op.emit(self):
+                lines.append("    " + stmt)
+        self._current = None
+        return lines
+
+
+def _comment_safe(s: str) -> str:
+    return s.replace("*/", "* /").replace("/*", "/ *")
+
+
+__all__ = ["CTYPES", "DTYPE_ENUMS", "EmitResult", "Emitter", "c_float", "c_floats", "c_identifier",
+           "c_ints", "storage_kind", "wrap"]

@@ -1,0 +1,410 @@
+"""``emit(module, out_dir, ...)``: lower, plan memory and write the C project.
+
+Files (``P`` is the prefix, default ``model``):
+
+- ``P.h`` / ``P.c``: the API and the straight-line ``P_run`` (kernel calls on
+  arena offsets; parameters as ``static const`` structs in flash);
+- ``P_weights.c``: constant arrays, aligned, with ``EDGECC_WEIGHTS_SECTION``;
+- ``edgecc/``: the portable runtime (headers and sources) the model calls;
+- ``CMakeLists.txt`` (library target ``P``; CMSIS-NN through ``CMSIS_NN_PATH``)
+  and ``P.mk`` for Make;
+- ``P_testbench.c`` (emit "testbench"): raw inputs in, raw outputs out;
+- ``report.json`` / ``report.md`` (emit "report"): flash, arena, MACs, the
+  per-layer kernels and the memory plan.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from edgecc.analysis.memory import MemoryPlan, inplace_rule, plan_memory
+from edgecc.backends.c import templates as T
+from edgecc.backends.c.emitter import CTYPES, DTYPE_ENUMS, Emitter, c_float, c_identifier, storage_kind
+from edgecc.ir.core import Module, Value
+from edgecc.ir.diagnostics import EdgeccError
+from edgecc.ir.types import QuantizedType
+
+EMITS = ("c", "report", "testbench")
+
+
+@dataclass
+class CModel:
+    """Everything the emission produced (also returned by ``build_model``)."""
+
+    lowered: Module
+    plan: MemoryPlan
+    files: dict[str, str]
+    report: dict
+    prefix: str
+    core: object
+
+
+def _version() -> str:
+    from edgecc import __version__
+
+    return __version__
+
+
+def check_prefix(prefix: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix or "") or prefix in ("edgecc", "arena"):
+        raise EdgeccError(f"--prefix '{prefix}' is not a usable C identifier (letters, digits, _; "
+                          "not starting with a digit; not 'edgecc')")
+    return prefix
+
+
+def op_macs(op) -> int:
+    """Multiply-accumulates of a ``c`` op (conv, depthwise, dense, matmul; 0 otherwise)."""
+    kind = getattr(op, "mac_kind", None) or op.name
+    out = op.results[0].type.num_elements if op.results else 0
+    if "depthwise" in kind:
+        w = op.operands[1].type.shape
+        return out * w[1] * w[2]
+    if "conv" in kind:
+        w = op.operands[1].type.shape
+        return out * w[1] * w[2] * w[3]
+    if "fully_connected" in kind:
+        return out * op.operands[1].type.shape[-1]
+    if "matmul" in kind:
+        return out * op.attr("k", 0)
+    return 0
+
+
+def _io_names(values: list[Value], base: str, seen: set[str]) -> list[str]:
+    names = []
+    for i, v in enumerate(values):
+        n = c_identifier(v.name_hint, f"{base}{i}")
+        while n in seen:
+            n = f"{n}_{i}"
+        seen.add(n)
+        names.append(n)
+    return names
+
+
+MEMORY = ("auto", "ram", "speed")
+
+
+def lower_and_plan(module: Module, core, kernels: str | None = None, memory: str = "auto"):
+    """Lower ``module`` and plan its arena; returns (lowered module, plan).
+
+    On CMSIS-NN targets, CMSIS-NN kernels are the fast choice but cannot run in place.
+    ``memory`` decides: "speed" keeps CMSIS-NN everywhere; "ram" uses edgecc's in-place
+    kernels (and conv + add fusion) wherever they apply; "auto" starts from "speed" and moves
+    only the ops at the memory peak to the RAM-saving kernels, as long as the arena shrinks.
+    Portable targets always use the RAM-saving lowering (it costs no speed there).
+    """
+    from edgecc.backends.c.lower import lower_to_c
+
+    if memory not in MEMORY:
+        raise EdgeccError(f"memory must be one of {', '.join(MEMORY)}, got '{memory}'")
+
+    def attempt(ram):
+        lowered = lower_to_c(module, core, kernels, ram)
+        return lowered, plan_memory(lowered, alignment=core.alignment, rule_for=inplace_rule)
+
+    if (kernels or core.kernels) != "cmsis-nn" or memory == "ram":
+        return attempt(None)
+    ram: set[int] = set()
+    best = attempt(ram)
+    if memory == "speed":
+        return best
+    for _ in range(16):
+        plan = best[1]
+        peak = max((r.live_bytes for r in plan.table), default=0)
+        cand = {op.attrs["edgecc.index"] for op, r in zip(plan.order, plan.table)
+                if r.live_bytes == peak and op.library == "cmsis-nn" and "edgecc.index" in op.attrs} - ram
+        if not cand:
+            break
+        trial = attempt(ram | cand)
+        if trial[1].arena_size >= plan.arena_size:
+            break
+        best, ram = trial, ram | cand
+    return best
+
+
+def build_model(module: Module, *, target="generic", prefix: str = "model", arena: str = "static",
+                kernels: str | None = None, testbench: bool = True, memory: str = "auto") -> CModel:
+    """Lower ``module``, plan its arena and render every file (nothing written)."""
+    from edgecc.targets import core as get_core
+
+    check_prefix(prefix)
+    if arena not in ("static", "external"):
+        raise EdgeccError(f"arena must be 'static' or 'external', got '{arena}'")
+    core = get_core(target) if isinstance(target, str) else target
+    lowered, plan = lower_and_plan(module, core, kernels, memory)
+    plan.check()
+    P, PU = prefix, prefix.upper()
+    e = Emitter(lowered, plan, P, core.alignment)
+    body = e.body()
+    func = lowered.func
+    ins, outs = list(func.arguments), list(func.outputs)
+    seen: set[str] = set()
+    in_names = _io_names(ins, "input", seen)
+    out_names = _io_names(outs, "output", seen)
+    source = str(module.attrs.get("edgecc.source") or module.name or "model")
+    common = dict(P=P, PU=PU, version=_version(), source=source, target=core.name)
+
+    # ---- weights (graph outputs that are constants need their arrays too
+    for v in outs:
+        if e._constant(v) is not None:
+            e.weight(v)
+    weights = sorted(e.weights.values(), key=lambda w: int(w.symbol.rsplit("_w", 1)[1]))
+    walign = max(core.alignment, 4)
+    arrays = "\n".join(f"/* {w.comment} */\nconst {w.ctype} {w.symbol}[{w.count}] EDGECC_ALIGNED({walign}) "
+                       f"EDGECC_WEIGHTS_SECTION = {{\n{w.data}\n}};\n" for w in weights)
+    weights_bytes = sum(w.nbytes for w in weights)
+    weight_decls = "\n".join(f"extern const {w.ctype} {w.symbol}[{w.count}];" for w in weights) or "/* none */"
+    flash_data = weights_bytes + e.param_bytes
+
+    # ---- I/O
+    def io_ptr(v: Value, cast: str) -> str:
+        if e._constant(v) is not None:
+            return f"({cast})(const void *){e.weight(v).symbol}"
+        return f"({cast})(arena + {plan.offset(v)})"
+
+    def info(v: Value, name: str) -> str:
+        t = v.type
+        q = t.element if isinstance(t.element, QuantizedType) else None
+        shape = ", ".join(str(d) for d in t.shape) or "0"
+        return (f"    {{\"{name}\", {DTYPE_ENUMS[storage_kind(v)]}, {t.rank}, {{{shape}}}, {t.num_elements}u, "
+                f"{t.nbytes}u, {1 if q else 0}, {c_float(q.scale) if q and not q.per_axis else '0.0f'}, "
+                f"{q.zero_point if q and not q.per_axis else 0}}}")
+
+    io_macros, accessors, accessor_defs, quant_h, quant_c = [], [], [], [], []
+    for kind, vals, names in (("INPUT", ins, in_names), ("OUTPUT", outs, out_names)):
+        for i, (v, n) in enumerate(zip(vals, names)):
+            t = v.type
+            ct = CTYPES[storage_kind(v)]
+            q = t.element if isinstance(t.element, QuantizedType) else None
+            io_macros.append(f"/* {kind.lower()} {i} \"{n}\": {t} */")
+            io_macros.append(f"#define {PU}_{kind}{i}_NAME \"{n}\"")
+            io_macros.append(f"#define {PU}_{kind}{i}_CTYPE {ct}")
+            io_macros.append(f"#define {PU}_{kind}{i}_DTYPE {DTYPE_ENUMS[storage_kind(v)]}")
+            io_macros.append(f"#define {PU}_{kind}{i}_RANK {t.rank}")
+            io_macros.append(f"#define {PU}_{kind}{i}_SHAPE {{{', '.join(map(str, t.shape)) or '0'}}}")
+            io_macros.append(f"#define {PU}_{kind}{i}_ELEMENTS {t.num_elements}u")
+            io_macros.append(f"#define {PU}_{kind}{i}_BYTES {t.nbytes}u")
+            if q is not None and not q.per_axis:
+                io_macros.append(f"#define {PU}_{kind}{i}_SCALE {c_float(q.scale)}")
+                io_macros.append(f"#define {PU}_{kind}{i}_ZERO_POINT ({q.zero_point})")
+            io_macros.append("")
+            low = kind.lower()
+            const = "const " if kind == "OUTPUT" else ""
+            accessors.append(f"{const}{ct} *{P}_{low}_{n}(void);")
+            accessor_defs.append(f"\n{const}{ct} *{P}_{low}_{n}(void)\n{{\n"
+                                 f"    return ({const}{ct} *){P}_{low}({i});\n}}")
+            if q is not None and not q.per_axis:
+                fields = (f"{{{t.num_elements}, {q.storage.bits}, {c_float(q.scale)}, {q.zero_point}, "
+                          f"{q.qmin}, {q.qmax}}}")
+                if kind == "INPUT":
+                    sig = f"void {P}_quantize_{n}(const float *x, {ct} *q)"
+                    quant_h.append(f"/* real -> stored for input \"{n}\" ({t.num_elements} elements) */\n{sig};")
+                    quant_c.append(f"\n{sig}\n{{\n    static const edgecc_quant_params_t p = {fields};\n"
+                                   f"    edgecc_quantize_f32(&p, x, q);\n}}")
+                else:
+                    sig = f"void {P}_dequantize_{n}(const {ct} *q, float *x)"
+                    quant_h.append(f"/* stored -> real for output \"{n}\" ({t.num_elements} elements) */\n"
+                                   f"{sig};")
+                    quant_c.append(f"\n{sig}\n{{\n    static const edgecc_quant_params_t p = {fields};\n"
+                                   f"    edgecc_dequantize_f32(&p, q, x);\n}}")
+    invoke_params = ", ".join([f"const {CTYPES[storage_kind(v)]} *{n}" for v, n in zip(ins, in_names)]
+                              + [f"{CTYPES[storage_kind(v)]} *{n}" for v, n in zip(outs, out_names)]) or "void"
+    def copies(vals, names, fmt, none):
+        lines = [fmt(i, v, n) if v.type.nbytes else f"    (void){n};" for i, (v, n) in enumerate(zip(vals, names))]
+        return "\n".join(lines) or none
+
+    invoke_in = copies(ins, in_names, lambda i, v, n: f"    memcpy({P}_input({i}), {n}, {v.type.nbytes}u);",
+                       "    /* no inputs */")
+    invoke_out = copies(outs, out_names, lambda i, v, n: f"    memcpy({n}, {P}_output({i}), {v.type.nbytes}u);",
+                        "    /* no outputs */")
+    input_cases = "\n".join(f"    case {i}:\n        return {io_ptr(v, 'void *')};" for i, v in enumerate(ins))
+    output_cases = "\n".join(f"    case {i}:\n        return {io_ptr(v, 'const void *')};"
+                             for i, v in enumerate(outs))
+    storage = max(plan.arena_size, 1)
+    if arena == "static":
+        arena_decl = (f"static uint8_t {P}_arena_storage[{storage}] EDGECC_ALIGNED({PU}_ARENA_ALIGN) "
+                      f"EDGECC_ARENA_SECTION;\nstatic uint8_t *{P}_arena = {P}_arena_storage;")
+    else:
+        arena_decl = f"static uint8_t *{P}_arena = NULL; /* set with {P}_set_arena() */"
+    macs = sum(op_macs(op) for op in plan.order)
+    libraries = sorted({getattr(op, "library", "edgecc") for op in plan.order})
+    includes = ['#include "edgecc/kernels.h"', '#include "edgecc/kernels_int.h"']
+    if "cmsis-nn" in libraries:
+        includes.append('#include "arm_nnfunctions.h"')
+    nops = len(plan.order)
+    summary = (f"{nops} kernel calls, {macs:,} MACs; arena {plan.arena_size:,} B; "
+               f"constant data {flash_data:,} B")
+    header = T.HEADER.substitute(
+        common, arena_size=plan.arena_size, alignment=max(core.alignment, 4),
+        external=1 if arena == "external" else 0, weights_bytes=flash_data, macs=macs,
+        num_inputs=len(ins), num_outputs=len(outs), io_macros="\n".join(io_macros),
+        io_accessors="\n".join(accessors) + ("\n" if accessors else ""), invoke_params=invoke_params,
+        quant_helpers=("\n" + "\n".join(quant_h) + "\n") if quant_h else "",
+        first_in=in_names[0] if in_names else "x", first_out=out_names[0] if out_names else "y",
+        in_ctype=CTYPES[storage_kind(ins[0])] if ins else "void",
+        out_ctype=CTYPES[storage_kind(outs[0])] if outs else "void")
+    src = T.SOURCE.substitute(
+        common, summary=summary, includes="\n".join(includes), weight_decls=weight_decls + "\n",
+        param_decls="\n".join(e.decls) + ("\n" if e.decls else "/* none */\n"), arena_decl=arena_decl,
+        input_info=",\n".join(info(v, n) for v, n in zip(ins, in_names)) or "    {0}",
+        output_info=",\n".join(info(v, n) for v, n in zip(outs, out_names)) or "    {0}",
+        input_cases=input_cases, output_cases=output_cases, accessor_defs="\n".join(accessor_defs) + "\n",
+        body="\n".join(body), invoke_params=invoke_params, invoke_in=invoke_in, invoke_out=invoke_out,
+        quant_defs="\n".join(quant_c) + ("\n" if quant_c else ""))
+    wsrc = T.WEIGHTS.substitute(common, weights_bytes=flash_data, alignment=walign,
+                                arrays=arrays or "/* no constant arrays */\n")
+    files_ = {f"{P}.h": header, f"{P}.c": src, f"{P}_weights.c": wsrc}
+    uses_cmsis = "cmsis-nn" in libraries
+    sources = f"${{CMAKE_CURRENT_SOURCE_DIR}}/{P}.c ${{CMAKE_CURRENT_SOURCE_DIR}}/{P}_weights.c"
+    files_["CMakeLists.txt"] = T.CMAKE.substitute(
+        common, sources=sources, testbench_default="OFF",
+        cmsis_comment=("calls CMSIS-NN: configure with -DCMSIS_NN_PATH=<checkout>" if uses_cmsis
+                       else "portable kernels only (no CMSIS-NN needed)"),
+        cmsis_block=T.CMSIS_BLOCK.replace("@P@", P) if uses_cmsis else "")
+    files_[f"{P}.mk"] = T.MAKE.substitute(
+        common, make_sources=f"$({PU}_DIR)/{P}.c $({PU}_DIR)/{P}_weights.c",
+        cpu_flags=" ".join(core.cflags) or "(none: host or any C99 compiler)",
+        cmsis_include=" -I$(CMSIS_NN_PATH)/Include" if uses_cmsis else "",
+        cmsis_make=("# CMSIS-NN's integer sources (set CMSIS_NN_PATH)\nCMSIS_NN_SRCS ?= $(filter-out "
+                    "%_f16.c %_f32.c %_flt.c,$(wildcard $(CMSIS_NN_PATH)/Source/*/*.c))\n" if uses_cmsis else ""))
+    if testbench:
+        setup = (f"    static uint8_t arena_buffer[{PU}_ARENA_SIZE > 0 ? {PU}_ARENA_SIZE : 1] "
+                 f"EDGECC_ALIGNED({PU}_ARENA_ALIGN);\n    if ({P}_set_arena(arena_buffer, sizeof arena_buffer) "
+                 "!= EDGECC_OK) {\n        return 6;\n    }" if arena == "external" else "    /* static arena */")
+        files_[f"{P}_testbench.c"] = T.TESTBENCH.substitute(
+            common, in_bytes=sum(v.type.nbytes for v in ins), out_bytes=sum(v.type.nbytes for v in outs),
+            arena_setup=setup)
+    report = _report(module, lowered, plan, core, P, e, flash_data, weights_bytes, macs, arena, libraries,
+                     memory)
+    return CModel(lowered, plan, files_, report, P, core)
+
+
+def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, macs, arena, libraries,
+            memory) -> dict:
+    layers = []
+    for i, op in enumerate(plan.order):
+        row = plan.table[i]
+        outs = [r for r in op.results]
+        layers.append({
+            "index": i, "op": op.name, "kernel": op.kernel_name(plan), "library": op.library,
+            "location": op.loc.name if op.loc is not None and op.loc.name else "",
+            "output_shape": [list(r.type.shape) for r in outs],
+            "macs": op_macs(op), "scratch_bytes": int(op.attrs.get("scratch", 0) or 0),
+            "in_place": plan.reuses(op) is not None,
+            "output_offset": [plan.offset(r) if plan.has(r) else None for r in outs],
+            "live_bytes": row.live_bytes,
+        })
+    kernels: dict[str, int] = {}
+    for op in plan.order:
+        kernels[op.kernel_name(plan)] = kernels.get(op.kernel_name(plan), 0) + 1
+    return {
+        "edgecc_version": _version(),
+        "model": str(module.attrs.get("edgecc.source") or module.name or "model"),
+        "source_sha256": module.attrs.get("edgecc.source_sha256"),
+        "target": core.name, "isa": core.isa, "prefix": prefix, "arena_mode": arena, "memory": memory,
+        "libraries": libraries,
+        "arena_bytes": plan.arena_size,
+        "ram_bytes": plan.arena_size,
+        "flash_data_bytes": flash_data,
+        "weights_bytes": weights_bytes,
+        "param_bytes": e.param_bytes,
+        "macs": macs,
+        "kernel_calls": len(plan.order),
+        "kernels": dict(sorted(kernels.items())),
+        "memory_plan": {k: v for k, v in plan.to_json().items() if k not in ("buffers", "ops")},
+        "inputs": [{"name": a.name_hint, "type": str(a.type)} for a in lowered.func.arguments],
+        "outputs": [{"name": v.name_hint, "type": str(v.type)} for v in lowered.func.outputs],
+        "layers": layers,
+    }
+
+
+def report_markdown(r: dict) -> str:
+    mp = r["memory_plan"]
+    lines = [f"# edgecc C report: {r['model']}", "",
+             f"- target: `{r['target']}` (CMSIS-NN path: {r['isa']}; libraries: {', '.join(r['libraries'])})",
+             f"- arena (all activations, I/O and scratch): **{r['arena_bytes']:,} B** "
+             f"({mp['strategy']}{', optimal' if mp['optimal'] else ''}; live-bytes lower bound "
+             f"{mp['lower_bound']:,} B; TFLM greedy on the same graph {mp['tflm_greedy_arena_bytes']:,} B)",
+             f"- constant data in flash: {r['flash_data_bytes']:,} B (weights {r['weights_bytes']:,} B, "
+             f"kernel parameters {r['param_bytes']:,} B)",
+             f"- MACs: {r['macs']:,} in {r['kernel_calls']} kernel calls"]
+    if "code_size" in r:
+        cs = r["code_size"]
+        lines.append(f"- compiled with {cs['compiler']} {' '.join(cs['flags'])}: .text {cs['text']:,} B, "
+                     f".rodata {cs['rodata']:,} B, .data {cs['data']:,} B, .bss {cs['bss']:,} B")
+    lines += ["", "| # | op | location | kernel | output | MACs | scratch | in place | offset | live B |",
+              "|---:|---|---|---|---|---:|---:|---|---:|---:|"]
+    for lay in r["layers"]:
+        shape = "; ".join("x".join(map(str, s)) for s in lay["output_shape"])
+        offs = ", ".join("-" if o is None else f"{o:,}" for o in lay["output_offset"])
+        loc = lay["location"] if len(lay["location"]) <= 48 else lay["location"][:45] + "..."
+        lines.append(f"| {lay['index']} | {lay['op']} | {loc} | `{lay['kernel']}` | {shape} | "
+                     f"{lay['macs']:,} | {lay['scratch_bytes']:,} | {'yes' if lay['in_place'] else ''} | "
+                     f"{offs} | {lay['live_bytes']:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def runtime_dir() -> Path:
+    """Folder of the shipped C runtime (``include/edgecc/*.h``, ``src/*.c``)."""
+    return Path(str(files("edgecc.runtime").joinpath("c")))
+
+
+def copy_runtime(dest: Path) -> list[Path]:
+    src = runtime_dir()
+    out = []
+    for sub, pattern in (("include/edgecc", "*.h"), ("src", "*.c")):
+        d = dest / "edgecc" / sub
+        d.mkdir(parents=True, exist_ok=True)
+        for f in sorted((src / sub).glob(pattern)):
+            shutil.copyfile(f, d / f.name)
+            out.append(d / f.name)
+    return out
+
+
+def write_report(report: dict, out_dir: Path) -> list[Path]:
+    out_dir = Path(out_dir)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "report.md").write_text(report_markdown(report), encoding="utf-8")
+    return [out_dir / "report.json", out_dir / "report.md"]
+
+
+def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
+         emit=("c", "report", "testbench"), arena: str = "static", kernels: str | None = None,
+         memory: str = "auto") -> list[Path]:
+    """Write the C project of ``module`` into ``out_dir``; returns the written files (sorted).
+
+    ``emit`` selects artifacts among "c", "report", "testbench"; ``arena`` is
+    "static" (a static buffer in .bss) or "external" (``P_set_arena`` must be
+    called); ``kernels`` overrides the core's kernel library ("portable"); ``memory`` trades
+    CMSIS-NN speed for RAM on Cortex-M targets ("auto", "ram", "speed"; see ``lower_and_plan``).
+    """
+    wanted = tuple(emit)
+    for w in wanted:
+        if w not in EMITS:
+            raise EdgeccError(f"unknown C artifact '{w}' (choose from {', '.join(EMITS)})")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    m = build_model(module, target=target, prefix=prefix, arena=arena, kernels=kernels,
+                    testbench="testbench" in wanted, memory=memory)
+    written: list[Path] = []
+    if "c" in wanted or "testbench" in wanted:
+        for name, text in m.files.items():
+            if name.endswith("_testbench.c") and "testbench" not in wanted:
+                continue
+            if "c" not in wanted and not name.endswith("_testbench.c"):
+                continue
+            (out_dir / name).write_text(text, encoding="utf-8")
+            written.append(out_dir / name)
+        if "c" in wanted:
+            written += copy_runtime(out_dir)
+    if "report" in wanted:
+        written += write_report(m.report, out_dir)
+    return sorted(written)
+
+
+__all__ = ["CModel", "EMITS", "build_model", "check_prefix", "copy_runtime", "emit", "op_macs",
+           "report_markdown", "runtime_dir", "write_report"]
