@@ -19,7 +19,7 @@ import numpy as np
 
 from edgecc.analysis.memory import MemoryPlan
 from edgecc.ir.core import Module, Operation, Value
-from edgecc.ir.types import QuantizedType, TensorType
+from edgecc.ir.types import QuantizedType
 
 CTYPES = {"f32": "float", "i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i64": "int64_t",
           "u8": "uint8_t", "i1": "uint8_t", "f16": "uint16_t", "i4": "int8_t"}

@@ -133,8 +133,8 @@ def check_fit(b: Board, flash_bytes: int, ram_bytes: int, *, quantized: bool = F
         helps.append("--quantize int8 (weights and activations 4x smaller)")
     if flash_bytes > b.flash:
         helps.append("--quantize int8-w4 (4-bit weights)")
-        helps.append("pruning or low-rank passes (prune{sparsity=...}, lowrank{...})")
     if ram_bytes > b.ram:
+        helps.append("--memory ram (in-place kernels at the peak)")
         helps.append("a smaller input resolution (--input-shape)")
     raise EdgeccError(f"model does not fit {b.name}: {'; '.join(problems)}; options that would help: "
                       f"{', '.join(helps)}")

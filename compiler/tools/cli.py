@@ -25,7 +25,8 @@ class DefaultGroup(click.Group):
     default_command = "compile"
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version",
+                                                                      "--cmake-dir"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
@@ -36,6 +37,9 @@ class DefaultGroup(click.Group):
 
 @click.group(cls=DefaultGroup, context_settings=CONTEXT, invoke_without_command=False)
 @click.version_option(__version__, "--version", prog_name="edgecc", message="%(prog)s %(version)s")
+@click.option("--cmake-dir", is_flag=True, is_eager=True, expose_value=False,
+              callback=lambda ctx, _p, v: _print_cmake_dir(ctx) if v else None,
+              help="Print the folder of edgecc.cmake (edgecc_add_model) and exit.")
 def cli() -> None:
     """edgecc compiles ONNX models for microcontrollers and edge devices.
 
@@ -47,6 +51,13 @@ def cli() -> None:
       edgecc model.onnx -t generic -o out/ --emit ir
       edgecc opt model.mlir --passes "canonicalize,cse,dce"
     """
+
+
+def _print_cmake_dir(ctx: click.Context) -> None:
+    from edgecc.backends.c import cmake_dir
+
+    click.echo(str(cmake_dir()))
+    ctx.exit(0)
 
 
 def _register() -> None:
@@ -63,10 +74,21 @@ def _register() -> None:
     cli.add_command(quantize_report_command)
     cli.add_command(run_model_command)
     cli.add_command(bench_command)
+    from edgecc.backends.c.verify_cli import verify_command
+
+    cli.add_command(verify_command)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings are one line on stderr, like errors (no source excerpt)."""
+    click.echo(f"warning: {message}", err=True)
 
 
 def run_command(command: click.Command, argv: list[str] | None = None) -> None:
     """Run a click command, turning EdgeccErrors into one line and exit code 1."""
+    import warnings
+
+    warnings.showwarning = _show_warning
     try:
         command.main(args=argv, prog_name="edgecc", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -23,8 +23,6 @@ from edgecc.ir.core import Module
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.passes.registry import DEFAULT_PIPELINE
 
-TARGETS = ("generic", "host", "cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7",
-           "cortex-m33", "cortex-m55", "cortex-m85")
 QUANTIZE = ("auto", "none", "int8", "int16x8", "int8-w4", "fp16")
 
 
@@ -39,7 +37,11 @@ class Job:
     quantize: str
     prefix: str = "model"
     board: str | None = None
-    extra: dict = field(default_factory=dict)
+    emits: tuple[str, ...] = ()
+    c_options: dict = field(default_factory=dict)
+    #: filled by the C emitter: its report (arena, flash, kernels per layer)
+    c_report: dict | None = None
+    extra_code_size: bool = False
 
 
 def _emit_ir(module: Module, job: Job, tmp: Path) -> None:
@@ -49,9 +51,34 @@ def _emit_ir(module: Module, job: Job, tmp: Path) -> None:
 
 
 def _emit_report(module: Module, job: Job, tmp: Path) -> None:
+    if "c" in job.emits or "testbench" in job.emits:
+        return  # the C backend writes the richer report (arena, flash, kernel per layer)
     from edgecc.tools.report import write_report
 
     write_report(module, tmp, model=job.model, target=job.target, pipeline=job.pipeline)
+
+
+def _emit_c(module: Module, job: Job, tmp: Path) -> None:
+    import json
+
+    from edgecc.backends.c.generate import emit
+
+    wanted = [e for e in ("c", "report", "testbench") if e in job.emits]
+    if "report" not in wanted:
+        wanted.append("report")  # needed for the summary and --board; removed below if not asked
+    emit(module, tmp, target=job.target, prefix=job.prefix, emit=tuple(wanted), **job.c_options)
+    job.c_report = json.loads((tmp / "report.json").read_text())
+    if job.extra_code_size:
+        import os
+
+        from edgecc.backends.c.sizes import add_to_report, measure
+
+        cmsis = os.environ.get("EDGECC_CMSIS_NN")
+        add_to_report(tmp, measure(tmp, job.target, job.prefix, cmsis_nn=Path(cmsis) if cmsis else None))
+        job.c_report = json.loads((tmp / "report.json").read_text())
+    if "report" not in job.emits:
+        for name in ("report.json", "report.md"):
+            (tmp / name).unlink(missing_ok=True)
 
 
 def _emit_tflite(module: Module, job: Job, tmp: Path) -> None:
@@ -65,8 +92,9 @@ EMITTERS: dict[str, Callable[[Module, Job, Path], None]] = {
     "ir": _emit_ir,
     "report": _emit_report,
     "tflite": _emit_tflite,
+    "c": _emit_c,
+    "testbench": _emit_c,
 }
-PLANNED = ("c", "testbench")
 
 
 def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -167,12 +195,16 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
 @click.command("compile", context_settings={"help_option_names": ["-h", "--help"],
                                             "max_content_width": 100})
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-t", "--target", default="generic", show_default=True,
-              type=click.Choice(TARGETS), help="Core to compile for.")
+@click.option("-t", "--target", default=None, metavar="CORE",
+              help="Core: generic, host, cortex-m0|m0plus|m3|m4|m7|m33|m55|m85 (default: the "
+                   "board's core, else generic).")
+@click.option("--board", default=None, metavar="BOARD",
+              help="Check that the model fits this board's flash and RAM (e.g. nrf52840, "
+                   "stm32f746, stm32h743, rp2040, corstone-300).")
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (created; only replaced when compilation succeeds).")
-@click.option("--emit", default="ir,report", show_default=True, metavar="LIST",
-              help="Comma-separated artifacts: " + ", ".join([*EMITTERS, *PLANNED]) + ".")
+@click.option("--emit", default="c,report", show_default=True, metavar="LIST",
+              help="Comma-separated artifacts: " + ", ".join(EMITTERS) + ".")
 @click.option("--quantize", "quantize", default="auto", show_default=True, type=click.Choice(QUANTIZE),
               help="auto: int8 when --calib is given or the model is already quantized, else none.")
 @click.option("--calib", type=click.Path(exists=True, path_type=Path), metavar="DATA",
@@ -182,37 +214,94 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
                    "artifacts) or float tensors quantized inside the model.")
 @click.option("--input-shape", multiple=True, metavar="NAME=DIMS",
               help="Fix a dynamic input shape, e.g. input=1x3x96x96 (repeatable).")
-@click.option("--prefix", default="model", show_default=True, help="Name of the generated files/symbols.")
+@click.option("--prefix", default="model", show_default=True,
+              help="Name of the generated files and C symbols (two models link together).")
+@click.option("--arena", default="static", show_default=True, type=click.Choice(("static", "external")),
+              help="C: a static arena in .bss, or one the caller provides.")
+@click.option("--memory", default="auto", show_default=True, type=click.Choice(("auto", "ram", "speed")),
+              help="C: trade CMSIS-NN speed for RAM (in-place kernels) at the memory peak.")
+@click.option("--kernels", default=None, type=click.Choice(("portable", "cmsis-nn")),
+              help="C: override the core's kernel library.")
+@click.option("--code-size", is_flag=True, help="C: measure .text/.rodata/.bss with arm-none-eabi-gcc.")
+@click.option("--depfile", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a Make/Ninja depfile (outputs depend on the model, calibration data, edgecc).")
 @click.option("-p", "--passes", default=DEFAULT_PIPELINE, show_default=True, metavar="PIPELINE",
               help="Optimisation pipeline run after import.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
-def compile_command(model, target, out, emit, quantize, calib, io, input_shape, prefix, passes, quiet,
-                    verbose):
+def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, prefix, arena,
+                    memory, kernels, code_size, depfile, passes, quiet, verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
-    emits = [e.strip() for e in emit.split(",") if e.strip()]
+    from edgecc.targets import resolve
+
+    emits = tuple(e.strip() for e in emit.split(",") if e.strip())
     for e in emits:
-        if e in PLANNED:
-            raise EdgeccError(f"--emit {e}: this backend is not available yet in edgecc "
-                              f"{_version()}; available: {', '.join(EMITTERS)}")
         if e not in EMITTERS:
-            raise EdgeccError(f"--emit: unknown artifact '{e}' (choose from "
-                              f"{', '.join([*EMITTERS, *PLANNED])})")
+            raise EdgeccError(f"--emit: unknown artifact '{e}' (choose from {', '.join(EMITTERS)})")
     if not prefix.isidentifier():
         raise EdgeccError(f"--prefix '{prefix}' must be a C identifier")
+    core, board_info = resolve(target, board)
     shapes = parse_input_shapes(input_shape)
     module = load_model(model, shapes, optimize=False)
-    scheme = resolve_quantize(quantize, module, calib, emits)
+    scheme = resolve_quantize(quantize, module, calib, list(emits))
     pm = build_pipeline(passes, scheme, calib, io, verbose)
+    if verbose:
+        click.echo(f"pipeline: {pm.pipeline_text()}", err=True)
     pm.run(module)
-    job = Job(model, target, out, pm.pipeline_text(), scheme, prefix)
+    job = Job(model, core.name, out, pm.pipeline_text(), scheme, prefix, board, emits,
+              dict(arena=arena, memory=memory, kernels=kernels), extra_code_size=code_size)
     with staged_output(out) as tmp:
+        done: set = set()
         for e in emits:
-            EMITTERS[e](module, job, tmp)
-    if not quiet:
-        from edgecc.tools.report import summarize
+            if EMITTERS[e] not in done:
+                EMITTERS[e](module, job, tmp)
+                done.add(EMITTERS[e])
+        if board_info is not None:
+            check_board(module, job, board_info)
+    if depfile is not None:
+        from edgecc.backends.c.depfile import write_depfile
 
-        click.echo(summarize(module, model, target, out, emits))
+        if "c" in emits:  # the generated sources, header first (what build systems list as OUTPUT)
+            outputs = [out / f"{prefix}.h", out / f"{prefix}.c", out / f"{prefix}_weights.c"]
+        else:
+            outputs = sorted(p for p in out.iterdir() if p.is_file())
+        write_depfile(depfile, outputs, [model, calib])
+    if not quiet:
+        click.echo(summary(module, job))
+
+
+def check_board(module: Module, job: Job, board) -> None:
+    """Fail (nothing written) when the model does not fit the board, with what would help."""
+    from edgecc.targets import check_fit
+
+    if job.c_report is not None:
+        r = job.c_report
+        flash = r["flash_data_bytes"] + r.get("code_size", {}).get("text", 0)
+        ram = r["arena_bytes"]
+    else:
+        from edgecc.analysis.stats import module_stats
+
+        s = module_stats(module)
+        flash, ram = s.param_bytes, s.largest_activation + s.input_bytes + s.output_bytes
+    check_fit(board, flash, ram, quantized=job.quantize != "none")
+
+
+def summary(module: Module, job: Job) -> str:
+    """The closing lines: what was written, fit, arena, flash, kernels per layer."""
+    from edgecc.analysis.stats import module_stats
+
+    s = module_stats(module)
+    head = (f"{job.model.name} -> {job.out}/ ({', '.join(job.emits)}) for {job.target}"
+            f"{' (' + job.board + ')' if job.board else ''}: {sum(s.op_counts.values())} ops, "
+            f"{s.total_macs:,} MACs, {s.param_count:,} parameters ({s.param_bytes:,} bytes)"
+            f"{', ' + job.quantize if job.quantize != 'none' else ', float'}")
+    r = job.c_report
+    if r is None:
+        return head
+    kernels = ", ".join(f"{k} {v}" for k, v in sorted(r["kernels"].items(), key=lambda kv: -kv[1]))
+    fit = f"; fits {job.board}" if job.board else ""
+    return (f"{head}\n  arena {r['arena_bytes']:,} B, flash data {r['flash_data_bytes']:,} B{fit}\n"
+            f"  kernels: {kernels}")
 
 
 def _version() -> str:

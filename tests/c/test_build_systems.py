@@ -170,3 +170,22 @@ def test_emitted_cmakelists_builds_alone(cmsis, shared_models, tmp_path):
     data = bytes(range(246)) + bytes(range(244))
     run = subprocess.run([str(b / "kws_testbench")], input=data, capture_output=True, check=True)
     assert len(run.stdout) == 12
+
+
+def test_docs_main_example_compiles_and_runs(gcc, shared_models, tmp_path):
+    import re
+
+    from edgecc.backends.c import emit
+    from edgecc.backends.tflite import read_tflite
+
+    text = (REPO / "docs" / "backends" / "c.md").read_text()
+    main = re.findall(r"```c\n(.*?)```", text, re.S)[0]
+    (tmp_path / "main.c").write_text(main)
+    out = tmp_path / "kws"
+    emit(read_tflite(shared_models / "kws_ref_model.tflite"), out, prefix="kws")
+    exe = tmp_path / "app"
+    subprocess.run([gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(out), "-I",
+                    str(out / "edgecc/include"), str(tmp_path / "main.c"), str(out / "kws.c"),
+                    str(out / "kws_weights.c"), *map(str, sorted((out / "edgecc/src").glob("*.c"))), "-lm", "-o",
+                    str(exe)], check=True)
+    assert subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.startswith("class 3:")

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgecc.backends.c import emit
 from edgecc.backends.c.generate import build_model
 from edgecc.backends.c.lower_int import inplace_geometry
 from edgecc.backends.c.verify import random_samples, run_testbench, verify

@@ -21,7 +21,7 @@ def edgecc(*args, cwd=None):
 def test_compile_writes_ir_and_report_deterministically(tmp_path):
     outs = []
     for name in ("a", "b"):
-        proc = edgecc(example_path(), "-t", "generic", "-o", tmp_path / name)
+        proc = edgecc(example_path(), "-t", "generic", "-o", tmp_path / name, "--emit", "ir,report")
         assert proc.returncode == 0, proc.stderr
         outs.append({p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())})
     assert set(outs[0]) == {"model.mlir", "report.json", "report.md"}
@@ -33,7 +33,10 @@ def test_compile_writes_ir_and_report_deterministically(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["nosuch.onnx", "-o", "OUT"], "nosuch.onnx: no such file"),
     (["BAD", "-o", "OUT"], "not a valid ONNX model"),
-    (["EXAMPLE", "-o", "OUT", "--emit", "c"], "--emit c: this backend is not available yet"),
+    (["EXAMPLE", "-o", "OUT", "-t", "cortex-z9"], "unknown core 'cortex-z9'"),
+    (["EXAMPLE", "-o", "OUT", "--board", "nrf52840x"], "unknown board 'nrf52840x'"),
+    (["EXAMPLE", "-o", "OUT", "--board", "nrf52840", "--quantize", "int8"], "needs calibration data"),
+    (["EXAMPLE", "-o", "OUT", "--prefix", "1bad"], "--prefix '1bad' must be a C identifier"),
     (["EXAMPLE", "-o", "OUT", "--emit", "pdf"], "unknown artifact 'pdf'"),
     (["EXAMPLE", "-o", "OUT", "--input-shape", "input=1xx3"], "--input-shape 'input=1xx3'"),
     (["EXAMPLE", "-o", "OUT", "-p", "canonicalise"], "canonicalize"),
@@ -54,10 +57,34 @@ def test_user_errors_are_one_line_exit_1_and_leave_output_untouched(tmp_path, ar
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp")]
 
 
-def test_unknown_target_is_a_usage_error(tmp_path):
-    proc = edgecc(example_path(), "-t", "cortex-z9", "-o", tmp_path / "o")
-    assert proc.returncode == 2 and "cortex-m55" in proc.stderr
+def test_unknown_target_lists_the_choices(tmp_path):
+    proc = edgecc(example_path(), "-t", "cortex-m56", "-o", tmp_path / "o")
+    assert proc.returncode == 1 and "unknown core 'cortex-m56'" in proc.stderr
+    assert "cortex-m55" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_model_that_does_not_fit_the_board_fails_with_numbers_and_advice(shared_models, tmp_path):
+    out = tmp_path / "o"
+    proc = edgecc(shared_models / "vww_96_float.onnx", "--board", "stm32f401", "-o", out)
+    assert proc.returncode == 1
+    line = proc.stderr.strip().splitlines()[-1]  # after the dynamic-batch warning
+    assert line.startswith("error: model does not fit stm32f401: flash needs")
+    assert "--quantize int8" in line and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_main_form_emits_c_that_fits_and_writes_a_depfile(tmp_path):
+    calib = example_path("kws_calib.npz")
+    dep = tmp_path / "model.d"
+    proc = edgecc(example_path(), "-t", "cortex-m4", "--board", "nrf52840", "--calib", calib,
+                  "-o", tmp_path / "o", "--emit", "c,report,testbench", "--depfile", dep, "--prefix", "kws")
+    assert proc.returncode == 0, proc.stderr
+    names = {p.name for p in (tmp_path / "o").iterdir()}
+    assert {"kws.h", "kws.c", "kws_weights.c", "kws_testbench.c", "report.json"} <= names
+    assert "fits nrf52840" in proc.stdout and "arm_convolve" in proc.stdout
+    text = dep.read_text()
+    assert "kws.c" in text and "kws_calib.npz" in text
 
 
 def test_inspect_summarises_the_example():

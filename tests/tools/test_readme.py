@@ -32,6 +32,6 @@ def test_readme_example_command_runs(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "edgecc", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "out" / "model.mlir").is_file()
-    assert (tmp_path / "out" / "report.md").is_file()
-    assert "kws_dscnn.onnx" in proc.stdout
+    for name in ("model.h", "model.c", "model_weights.c", "CMakeLists.txt", "report.md"):
+        assert (tmp_path / "out" / name).is_file(), name
+    assert "kws_dscnn.onnx" in proc.stdout and "arena" in proc.stdout
