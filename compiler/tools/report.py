@@ -1,4 +1,4 @@
-"""Compile report (report.json + report.md) and the one-paragraph CLI summary."""
+"""Compile report (report.json + report.md) of the IR when no backend writes a richer one."""
 
 from __future__ import annotations
 
@@ -42,10 +42,3 @@ def write_report(module: Module, out: Path, model: Path, target: str, pipeline: 
         lines.append(f"| {i} | {o['name']} | {o['loc']} | {o['macs']:,} | {o['params']:,} | "
                      f"{o['in_bytes']:,} | {o['out_bytes']:,} |")
     (out / "report.md").write_text("\n".join(lines) + "\n")
-
-
-def summarize(module: Module, model: Path, target: str, out: Path, emits: list[str]) -> str:
-    s = module_stats(module)
-    ops = sum(s.op_counts.values())
-    return (f"{Path(model).name} -> {out}/ ({', '.join(emits)}) for {target}: {ops} ops, "
-            f"{s.total_macs:,} MACs, {s.param_count:,} parameters ({s.param_bytes:,} bytes)")
