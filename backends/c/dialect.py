@@ -67,8 +67,46 @@ def _shape6():
     return attr(IntArray(6), required=True)
 
 
+class RowsOp(KernelOp):
+    """Base of ops over the middle dim of [outer][axis][inner] (softmax, any element type)."""
+
+    inplace = InPlace((0,))
+    input = operand(ANY_TENSOR)
+    output = result(ANY_TENSOR)
+    outer = attr(Int(), required=True)
+    axis_size = attr(Int(), required=True)
+    inner = attr(Int(), required=True)
+
+    def rows_fields(self) -> list:
+        return [("outer", self.attr("outer")), ("axis", self.attr("axis_size")), ("inner", self.attr("inner"))]
+
+
+class PoolOp(KernelOp):
+    """Base of NHWC pooling ops: the window geometry and its kernel parameter fields."""
+
+    input = operand(ANY_TENSOR)
+    output = result(ANY_TENSOR)
+    kind = attr(Str("avg", "max"), required=True)
+    kernel = attr(IntArray(2), required=True)
+    strides = attr(IntArray(2), default=(1, 1))
+    pads = attr(IntArray(4), default=(0, 0, 0, 0))
+
+    def window_fields(self) -> list:
+        """The fields of ``edgecc_pool_{f32,s8}_params_t`` (activation bounds last)."""
+        n, ih, iw, ch = self.input.type.shape
+        _, oh, ow, _ = self.output.type.shape
+        kh, kw = self.attr("kernel")
+        sh, sw = self.attr("strides")
+        pt, pl, _, _ = self.attr("pads")
+        return [("batches", n), ("in_h", ih), ("in_w", iw), ("channels", ch), ("out_h", oh), ("out_w", ow),
+                ("k_h", kh), ("k_w", kw), ("stride_h", sh), ("stride_w", sw), ("pad_top", pt), ("pad_left", pl),
+                ("act_min", self.attr("act_min")), ("act_max", self.attr("act_max"))]
+
+
 # ------------------------------------------------------------------------ convolution
-class _ConvF32(KernelOp):
+class ConvOp(KernelOp):
+    """Base of NHWC convolutions (float and integer): operands and window geometry."""
+
     input = operand(ANY_TENSOR)
     weight = operand(ANY_TENSOR)
     bias = operand(ANY_TENSOR, optional=True)
@@ -77,6 +115,9 @@ class _ConvF32(KernelOp):
     pads = attr(IntArray(4), default=(0, 0, 0, 0))
     dilations = attr(IntArray(2), default=(1, 1))
     groups = attr(Int(), default=1, doc="conv2d: channel groups; depthwise: depth multiplier")
+
+
+class _ConvF32(ConvOp):
     act_min, act_max = _act()
 
     def emit(self, e) -> list[str]:
@@ -207,22 +248,15 @@ class UnaryF32Op(KernelOp):
 
 
 @c.op("softmax_f32")
-class SoftmaxF32Op(KernelOp):
+class SoftmaxF32Op(RowsOp):
     """softmax (or log_softmax when log) over the middle dim of [outer][axis][inner]."""
 
     fn = "edgecc_softmax_f32"
-    inplace = InPlace((0,))
-    input = operand(ANY_TENSOR)
-    output = result(ANY_TENSOR)
-    outer = attr(Int(), required=True)
-    axis_size = attr(Int(), required=True)
-    inner = attr(Int(), required=True)
     beta = attr(Float(), default=1.0)
     log = attr(Bool(), default=False)
 
     def emit(self, e) -> list[str]:
-        p = e.params("edgecc_softmax_f32_params_t", [
-            ("outer", self.attr("outer")), ("axis", self.attr("axis_size")), ("inner", self.attr("inner")),
+        p = e.params("edgecc_softmax_f32_params_t", self.rows_fields() + [
             ("beta", self.attr("beta")), ("log", int(self.attr("log")))])
         return [f"{self.fn}({p}, {e.ptr(self.input)}, {e.ptr(self.output)});"]
 
@@ -250,30 +284,16 @@ class LRNF32Op(KernelOp):
 
 # ------------------------------------------------------------------------- pools, reduce
 @c.op("pool_f32")
-class PoolF32Op(KernelOp):
+class PoolF32Op(PoolOp):
     """avg (padding excluded from the count) or max pooling over NHWC."""
 
-    input = operand(ANY_TENSOR)
-    output = result(ANY_TENSOR)
-    kind = attr(Str("avg", "max"), required=True)
-    kernel = attr(IntArray(2), required=True)
-    strides = attr(IntArray(2), default=(1, 1))
-    pads = attr(IntArray(4), default=(0, 0, 0, 0))
     act_min, act_max = _act()
 
     def kernel_name(self, plan=None) -> str:
         return f"edgecc_{self.attr('kind')}_pool_f32"
 
     def emit(self, e) -> list[str]:
-        n, ih, iw, ch = self.input.type.shape
-        _, oh, ow, _ = self.output.type.shape
-        kh, kw = self.attr("kernel")
-        sh, sw = self.attr("strides")
-        pt, pl, _, _ = self.attr("pads")
-        p = e.params("edgecc_pool_f32_params_t", [
-            ("batches", n), ("in_h", ih), ("in_w", iw), ("channels", ch), ("out_h", oh), ("out_w", ow),
-            ("k_h", kh), ("k_w", kw), ("stride_h", sh), ("stride_w", sw), ("pad_top", pt), ("pad_left", pl),
-            ("act_min", self.attr("act_min")), ("act_max", self.attr("act_max"))])
+        p = e.params("edgecc_pool_f32_params_t", self.window_fields())
         return [f"{self.kernel_name()}({p}, {e.ptr(self.input)}, {e.ptr(self.output)});"]
 
 
@@ -519,4 +539,5 @@ class DequantizeF32Op(_QuantF32):
     fn = "edgecc_dequantize_f32"
 
 
-__all__ = ["BINARY_KINDS", "CRaw", "KernelOp", "UNARY_KINDS", "c", "contiguous_strides"]
+__all__ = ["BINARY_KINDS", "CRaw", "ConvOp", "KernelOp", "PoolOp", "RowsOp", "UNARY_KINDS", "c",
+           "contiguous_strides"]

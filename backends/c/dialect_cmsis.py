@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from edgecc.analysis.liveness import InPlace
 from edgecc.backends.c.dialect import CRaw, KernelOp, c
+from edgecc.backends.c.dialect_int import _i32, qadd_attrs
 from edgecc.ir.spec import ANY_TENSOR, Int, IntArray, attr, operand, result
-
-
-def _i32():
-    return attr(Int(), default=0)
 
 
 def _dims(e, dims) -> str:
@@ -61,14 +58,22 @@ class _CmsisConv(CmsisOp):
     shift = attr(IntArray(), required=True)
     scratch = attr(Int(), default=0, doc="ctx buffer bytes (planned in the arena)")
 
-    def _common(self, e):
+    def conv_call(self, e, params_type: str, extra: list, weight_dims, cout: int) -> list[str]:
+        """The wrapper call shared by conv and depthwise: ``extra`` params fields go after the offsets."""
         mult = CRaw("(int32_t *)" + e.table("int32_t", self.attr("multiplier")))
         shift = CRaw("(int32_t *)" + e.table("int32_t", self.attr("shift")))
         qp = e.params("cmsis_nn_per_channel_quant_params", [("multiplier", mult), ("shift", shift)])
         sh, sw = self.attr("strides")
         pt, pl, _, _ = self.attr("pads")
         dh, dw = self.attr("dilations")
-        return qp, (sw, sh), (pl, pt), (dw, dh)
+        p = e.params(params_type, [
+            ("input_offset", self.attr("input_offset")), ("output_offset", self.attr("output_offset")), *extra,
+            ("stride", (sw, sh)), ("padding", (pl, pt)), ("dilation", (dw, dh)),
+            ("activation", (self.attr("act_min"), self.attr("act_max")))])
+        call = (f"{self.fn}(&ctx, {p}, {qp}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
+                f"{_dims(e, weight_dims)}, {e.ptr(self.weight)}, {_dims(e, (1, 1, 1, cout))}, "
+                f"{e.ptr(self.bias)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
+        return _block([_ctx(e, self)] + _check(call))
 
 
 @c.op("arm_convolve_wrapper_s8")
@@ -79,16 +84,8 @@ class ArmConvolveWrapperS8Op(_CmsisConv):
     mac_kind = "conv"
 
     def emit(self, e) -> list[str]:
-        qp, stride, pad, dil = self._common(e)
-        p = e.params("cmsis_nn_conv_params", [
-            ("input_offset", self.attr("input_offset")), ("output_offset", self.attr("output_offset")),
-            ("stride", stride), ("padding", pad), ("dilation", dil),
-            ("activation", (self.attr("act_min"), self.attr("act_max")))])
         cout, kh, kw, cin = self.weight.type.shape
-        call = (f"{self.fn}(&ctx, {p}, {qp}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
-                f"{_dims(e, (cout, kh, kw, cin))}, {e.ptr(self.weight)}, {_dims(e, (1, 1, 1, cout))}, "
-                f"{e.ptr(self.bias)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
-        return _block([_ctx(e, self)] + _check(call))
+        return self.conv_call(e, "cmsis_nn_conv_params", [], (cout, kh, kw, cin), cout)
 
 
 @c.op("arm_depthwise_conv_wrapper_s8")
@@ -99,16 +96,9 @@ class ArmDepthwiseConvWrapperS8Op(_CmsisConv):
     mac_kind = "depthwise"
 
     def emit(self, e) -> list[str]:
-        qp, stride, pad, dil = self._common(e)
-        p = e.params("cmsis_nn_dw_conv_params", [
-            ("input_offset", self.attr("input_offset")), ("output_offset", self.attr("output_offset")),
-            ("ch_mult", self.attr("groups")), ("stride", stride), ("padding", pad), ("dilation", dil),
-            ("activation", (self.attr("act_min"), self.attr("act_max")))])
         _, kh, kw, cout = self.weight.type.shape
-        call = (f"{self.fn}(&ctx, {p}, {qp}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
-                f"{_dims(e, (1, kh, kw, cout))}, {e.ptr(self.weight)}, {_dims(e, (1, 1, 1, cout))}, "
-                f"{e.ptr(self.bias)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
-        return _block([_ctx(e, self)] + _check(call))
+        return self.conv_call(e, "cmsis_nn_dw_conv_params", [("ch_mult", self.attr("groups"))], (1, kh, kw, cout),
+                              cout)
 
 
 @c.op("arm_fully_connected_s8")
@@ -160,16 +150,8 @@ class _CmsisElementwise(CmsisOp):
     lhs = operand(ANY_TENSOR)
     rhs = operand(ANY_TENSOR)
     output = result(ANY_TENSOR)
-    lhs_offset = _i32()
-    rhs_offset = _i32()
-    output_offset = _i32()
-    left_shift = _i32()
-    lhs_mult = _i32()
-    lhs_shift = _i32()
-    rhs_mult = _i32()
-    rhs_shift = _i32()
-    out_mult = _i32()
-    out_shift = _i32()
+    (lhs_offset, rhs_offset, output_offset, left_shift, lhs_mult, lhs_shift, rhs_mult, rhs_shift, out_mult,
+     out_shift) = qadd_attrs()
     act_min = attr(Int(), default=-128)
     act_max = attr(Int(), default=127)
 

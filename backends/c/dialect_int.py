@@ -9,12 +9,18 @@ integer reference interpreter uses, so the C is bit-exact with it.
 from __future__ import annotations
 
 from edgecc.analysis.liveness import InPlace
-from edgecc.backends.c.dialect import CRaw, KernelOp, c
+from edgecc.backends.c.dialect import ConvOp, CRaw, KernelOp, PoolOp, RowsOp, c
 from edgecc.ir.spec import ANY_TENSOR, Bool, Int, IntArray, Str, attr, operand, result
 
 
 def _i32():
     return attr(Int(), default=0)
+
+
+def qadd_attrs() -> tuple:
+    """TFLite ADD/SUB requantization constants: lhs/rhs/output offsets, left shift, then lhs, rhs and
+    output (multiplier, shift) pairs, in that order (unpack them in the op class)."""
+    return tuple(_i32() for _ in range(10))
 
 
 def _sized(fn: str, e, v) -> str:
@@ -37,16 +43,8 @@ def _q(e, mult, shift):
     return (CRaw(e.table("int32_t", mult)), CRaw(e.table("int32_t", shift)))
 
 
-class _ConvS8(KernelOp):
+class _ConvS8(ConvOp):
     inplace = InPlace((0,), shrink=True, when="inplace_ok", scratch_attr="inplace_scratch")
-    input = operand(ANY_TENSOR)
-    weight = operand(ANY_TENSOR)
-    bias = operand(ANY_TENSOR, optional=True)
-    output = result(ANY_TENSOR)
-    strides = attr(IntArray(2), default=(1, 1))
-    pads = attr(IntArray(4), default=(0, 0, 0, 0))
-    dilations = attr(IntArray(2), default=(1, 1))
-    groups = attr(Int(), default=1, doc="conv2d: channel groups; depthwise: depth multiplier")
     input_offset = _i32()
     output_offset = _i32()
     act_min = attr(Int(), default=-128)
@@ -114,16 +112,8 @@ class Conv2DAddS8Op(_ConvS8):
     depthwise = attr(Bool(), default=False)
     residual_is_lhs = attr(Bool(), default=True)
     subtract = attr(Bool(), default=False)
-    lhs_offset = _i32()
-    rhs_offset = _i32()
-    add_output_offset = _i32()
-    left_shift = _i32()
-    lhs_mult = _i32()
-    lhs_shift = _i32()
-    rhs_mult = _i32()
-    rhs_shift = _i32()
-    out_mult = _i32()
-    out_shift = _i32()
+    (lhs_offset, rhs_offset, add_output_offset, left_shift, lhs_mult, lhs_shift, rhs_mult, rhs_shift, out_mult,
+     out_shift) = qadd_attrs()
     add_act_min = attr(Int(), default=-128)
     add_act_max = attr(Int(), default=127)
 
@@ -134,8 +124,6 @@ class Conv2DAddS8Op(_ConvS8):
     def emit(self, e) -> list[str]:
         a = self.attr
         conv = "{" + ", ".join(f".{k} = {e._fmt('', v)}" for k, v in self.conv_fields(e)) + "}"
-        from edgecc.backends.c.dialect import CRaw
-
         p = e.params("edgecc_conv_add_s8_params_t", [
             ("conv", CRaw(conv)), ("depthwise", int(a("depthwise"))),
             ("residual_is_lhs", int(a("residual_is_lhs"))), ("subtract", int(a("subtract"))),
@@ -226,16 +214,8 @@ class BinaryS8Op(_Sized, KernelOp):
     shape = attr(IntArray(6), required=True)
     lhs_strides = attr(IntArray(6), required=True)
     rhs_strides = attr(IntArray(6), required=True)
-    lhs_offset = _i32()
-    rhs_offset = _i32()
-    output_offset = _i32()
-    left_shift = _i32()
-    lhs_mult = _i32()
-    lhs_shift = _i32()
-    rhs_mult = _i32()
-    rhs_shift = _i32()
-    out_mult = _i32()
-    out_shift = _i32()
+    (lhs_offset, rhs_offset, output_offset, left_shift, lhs_mult, lhs_shift, rhs_mult, rhs_shift, out_mult,
+     out_shift) = qadd_attrs()
     act_min = attr(Int(), default=-128)
     act_max = attr(Int(), default=127)
     lhs_table = attr(IntArray(256))
@@ -301,23 +281,16 @@ class RequantizeOp(KernelOp):
 
 
 @c.op("softmax_s8")
-class SoftmaxS8Op(KernelOp):
+class SoftmaxS8Op(RowsOp):
     """TFLite int8 softmax with compile-time exp tables (output scale 1/256, zero point -128)."""
 
     fn = "edgecc_softmax_s8"
-    inplace = InPlace((0,))
-    input = operand(ANY_TENSOR)
-    output = result(ANY_TENSOR)
-    outer = attr(Int(), required=True)
-    axis_size = attr(Int(), required=True)
-    inner = attr(Int(), required=True)
     diff_min = attr(Int(), required=True)
     exp_table = attr(IntArray(256), required=True)
     sum_table = attr(IntArray(256), required=True)
 
     def emit(self, e) -> list[str]:
-        p = e.params("edgecc_softmax_s8_params_t", [
-            ("outer", self.attr("outer")), ("axis", self.attr("axis_size")), ("inner", self.attr("inner")),
+        p = e.params("edgecc_softmax_s8_params_t", self.rows_fields() + [
             ("diff_min", self.attr("diff_min")),
             ("exp_table", CRaw(e.table("int32_t", self.attr("exp_table")))),
             ("sum_table", CRaw(e.table("int32_t", self.attr("sum_table"))))])
@@ -325,15 +298,9 @@ class SoftmaxS8Op(KernelOp):
 
 
 @c.op("pool_s8")
-class PoolS8Op(KernelOp):
+class PoolS8Op(PoolOp):
     """int8 average (TFLite rounding) or max pooling."""
 
-    input = operand(ANY_TENSOR)
-    output = result(ANY_TENSOR)
-    kind = attr(Str("avg", "max"), required=True)
-    kernel = attr(IntArray(2), required=True)
-    strides = attr(IntArray(2), default=(1, 1))
-    pads = attr(IntArray(4), default=(0, 0, 0, 0))
     act_min = attr(Int(), default=-128)
     act_max = attr(Int(), default=127)
 
@@ -342,14 +309,7 @@ class PoolS8Op(KernelOp):
         return f"edgecc_{self.attr('kind')}_pool_s{bits}"
 
     def emit(self, e) -> list[str]:
-        n, ih, iw, ch = self.input.type.shape
-        _, oh, ow, _ = self.output.type.shape
-        kh, kw = self.attr("kernel")
-        p = e.params("edgecc_pool_s8_params_t", [
-            ("batches", n), ("in_h", ih), ("in_w", iw), ("channels", ch), ("out_h", oh), ("out_w", ow),
-            ("k_h", kh), ("k_w", kw), ("stride_h", self.attr("strides")[0]), ("stride_w", self.attr("strides")[1]),
-            ("pad_top", self.attr("pads")[0]), ("pad_left", self.attr("pads")[1]),
-            ("act_min", self.attr("act_min")), ("act_max", self.attr("act_max"))])
+        p = e.params("edgecc_pool_s8_params_t", self.window_fields())
         return [f"{self.kernel_name()}({p}, {e.ptr(self.input)}, {e.ptr(self.output)});"]
 
 
@@ -409,24 +369,17 @@ class ResizeBilinearS8Op(_Sized, KernelOp):
 
 
 @c.op("softmax_s16")
-class SoftmaxS16Op(KernelOp):
+class SoftmaxS16Op(RowsOp):
     """TFLite int16 softmax with its two 513-entry LUTs (output scale 1/32768, zero point 0)."""
 
     fn = "edgecc_softmax_s16"
-    inplace = InPlace((0,))
-    input = operand(ANY_TENSOR)
-    output = result(ANY_TENSOR)
-    outer = attr(Int(), required=True)
-    axis_size = attr(Int(), required=True)
-    inner = attr(Int(), required=True)
     multiplier = _i32()
     shift = _i32()
     exp_lut = attr(IntArray(513), required=True)
     recip_lut = attr(IntArray(513), required=True)
 
     def emit(self, e) -> list[str]:
-        p = e.params("edgecc_softmax_s16_params_t", [
-            ("outer", self.attr("outer")), ("axis", self.attr("axis_size")), ("inner", self.attr("inner")),
+        p = e.params("edgecc_softmax_s16_params_t", self.rows_fields() + [
             ("multiplier", self.attr("multiplier")), ("shift", self.attr("shift")),
             ("exp_lut", CRaw(e.table("int16_t", self.attr("exp_lut")))),
             ("recip_lut", CRaw(e.table("int16_t", self.attr("recip_lut"))))])

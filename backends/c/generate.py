@@ -349,14 +349,14 @@ def report_markdown(r: dict) -> str:
 
 
 def runtime_dir() -> Path:
-    """Folder of the shipped C runtime (``include/edgecc/*.h``, ``src/*.c``)."""
+    """Folder of the shipped C runtime (``include/edgecc/*.h``, ``src/*.c`` and their private ``src/*.h``)."""
     return Path(str(files("edgecc.runtime").joinpath("c")))
 
 
 def copy_runtime(dest: Path) -> list[Path]:
     src = runtime_dir()
     out = []
-    for sub, pattern in (("include/edgecc", "*.h"), ("src", "*.c")):
+    for sub, pattern in (("include/edgecc", "*.h"), ("src", "*.c"), ("src", "*.h")):
         d = dest / "edgecc" / sub
         d.mkdir(parents=True, exist_ok=True)
         for f in sorted((src / sub).glob(pattern)):

@@ -111,19 +111,6 @@ static int32_t one_over_one_plus_x(int32_t a)
     return sat_mul_pot(x, 1);
 }
 
-static int32_t clz32(uint32_t x)
-{
-    int32_t n = 0;
-    if (x == 0u) {
-        return 32;
-    }
-    while ((x & 0x80000000u) == 0u) {
-        x <<= 1;
-        ++n;
-    }
-    return n;
-}
-
 void edgecc_softmax_s8(const edgecc_softmax_s8_params_t *p, const int8_t *input, int8_t *output)
 {
     const int32_t axis = p->axis;
@@ -146,7 +133,7 @@ void edgecc_softmax_s8(const edgecc_softmax_s8_params_t *p, const int8_t *input,
                     sum += (uint32_t)p->sum_table[-diff];
                 }
             }
-            const int32_t headroom_plus_one = clz32(sum);
+            const int32_t headroom_plus_one = edgecc_clz32(sum);
             const int32_t bits_over_unit = 12 - headroom_plus_one;
             const int32_t shifted_minus_one = (int32_t)((sum << headroom_plus_one) - 0x80000000u);
             const int32_t scale = one_over_one_plus_x(shifted_minus_one);

@@ -142,113 +142,12 @@ void edgecc_binary_s16(const edgecc_qbinary_s8_params_t *p, const int16_t *a, co
     }
 }
 
-static void pool_s16(const edgecc_pool_s8_params_t *p, const int16_t *input, int16_t *output, int is_max)
-{
-    const int32_t c = p->channels;
-    for (int32_t b = 0; b < p->batches; ++b) {
-        for (int32_t oy = 0; oy < p->out_h; ++oy) {
-            const int32_t y0 = oy * p->stride_h - p->pad_top;
-            const int32_t ya = y0 < 0 ? 0 : y0;
-            const int32_t yb = y0 + p->k_h > p->in_h ? p->in_h : y0 + p->k_h;
-            for (int32_t ox = 0; ox < p->out_w; ++ox) {
-                const int32_t x0 = ox * p->stride_w - p->pad_left;
-                const int32_t xa = x0 < 0 ? 0 : x0;
-                const int32_t xb = x0 + p->k_w > p->in_w ? p->in_w : x0 + p->k_w;
-                const int32_t count = (yb - ya) * (xb - xa);
-                int16_t *out = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * c;
-                for (int32_t ch = 0; ch < c; ++ch) {
-                    int32_t acc = is_max ? -32769 : 0;
-                    for (int32_t y = ya; y < yb; ++y) {
-                        const int16_t *row = input + (((size_t)b * p->in_h + y) * p->in_w) * c + ch;
-                        for (int32_t x = xa; x < xb; ++x) {
-                            const int32_t v = row[(size_t)x * c];
-                            if (is_max) {
-                                acc = v > acc ? v : acc;
-                            } else {
-                                acc += v;
-                            }
-                        }
-                    }
-                    if (!is_max) {
-                        acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                    }
-                    out[ch] = (int16_t)edgecc_clamp_i32(acc, p->act_min, p->act_max);
-                }
-            }
-        }
-    }
-}
-
-void edgecc_avg_pool_s16(const edgecc_pool_s8_params_t *p, const int16_t *input, int16_t *output)
-{
-    pool_s16(p, input, output, 0);
-}
-
-void edgecc_max_pool_s16(const edgecc_pool_s8_params_t *p, const int16_t *input, int16_t *output)
-{
-    pool_s16(p, input, output, 1);
-}
-
-static int32_t reduce_block16(const edgecc_reduce_s8_params_t *p, const int16_t *base)
-{
-    const int32_t *s = p->red_shape;
-    const int32_t *st = p->red_strides;
-    int32_t acc = p->kind == EDGECC_QREDUCE_MAX ? -65536 : (p->kind == EDGECC_QREDUCE_MIN ? 65536 : 0);
-    uint32_t sum = 0;
-    for (int32_t i0 = 0; i0 < s[0]; ++i0) {
-        for (int32_t i1 = 0; i1 < s[1]; ++i1) {
-            for (int32_t i2 = 0; i2 < s[2]; ++i2) {
-                for (int32_t i3 = 0; i3 < s[3]; ++i3) {
-                    for (int32_t i4 = 0; i4 < s[4]; ++i4) {
-                        const int16_t *x = base + (ptrdiff_t)i0 * st[0] + (ptrdiff_t)i1 * st[1]
-                                           + (ptrdiff_t)i2 * st[2] + (ptrdiff_t)i3 * st[3] + (ptrdiff_t)i4 * st[4];
-                        for (int32_t j = 0; j < s[5]; ++j) {
-                            const int32_t v = x[(ptrdiff_t)j * st[5]];
-                            if (p->kind == EDGECC_QREDUCE_SUM) {
-                                sum += (uint32_t)v;
-                            } else if (p->kind == EDGECC_QREDUCE_MAX) {
-                                acc = v > acc ? v : acc;
-                            } else {
-                                acc = v < acc ? v : acc;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if (p->kind == EDGECC_QREDUCE_SUM) {
-        const uint32_t shifted = sum + (uint32_t)p->input_offset * (uint32_t)p->count;
-        return edgecc_mbqm((int32_t)shifted, p->multiplier, p->shift) + p->output_offset;
-    }
-    if (p->requant) {
-        return edgecc_mbqm(acc + p->input_offset, p->multiplier, p->shift) + p->output_offset;
-    }
-    return acc;
-}
-
-void edgecc_reduce_s16(const edgecc_reduce_s8_params_t *p, const int16_t *input, int16_t *output)
-{
-    const int32_t *s = p->kept_shape;
-    const int32_t *st = p->kept_strides;
-    int16_t *out = output;
-    for (int32_t i0 = 0; i0 < s[0]; ++i0) {
-        for (int32_t i1 = 0; i1 < s[1]; ++i1) {
-            for (int32_t i2 = 0; i2 < s[2]; ++i2) {
-                for (int32_t i3 = 0; i3 < s[3]; ++i3) {
-                    for (int32_t i4 = 0; i4 < s[4]; ++i4) {
-                        for (int32_t j = 0; j < s[5]; ++j) {
-                            const int16_t *base = input + (ptrdiff_t)i0 * st[0] + (ptrdiff_t)i1 * st[1]
-                                                  + (ptrdiff_t)i2 * st[2] + (ptrdiff_t)i3 * st[3]
-                                                  + (ptrdiff_t)i4 * st[4] + (ptrdiff_t)j * st[5];
-                            *out++ = (int16_t)edgecc_clamp_i32(reduce_block16(p, base), p->qmin, p->qmax);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
+#define EDGECC_T int16_t
+#define EDGECC_SFX s16
+#define EDGECC_POOL_MAX_INIT (-32769)
+#define EDGECC_REDUCE_MAX_INIT (-65536)
+#define EDGECC_REDUCE_MIN_INIT 65536
+#include "pool_reduce_int.h"
 
 static int32_t wrap16(int32_t v)
 {
@@ -262,19 +161,6 @@ static int32_t lut_lookup16(int32_t x, const int16_t *lut)
     const int32_t base = lut[index];
     const int32_t slope = wrap16((int32_t)lut[index + 1] - base);
     return wrap16(base + ((slope * offset + 64) >> 7));
-}
-
-static int32_t clz32u(uint32_t x)
-{
-    int32_t n = 0;
-    if (x == 0u) {
-        return 32;
-    }
-    while ((x & 0x80000000u) == 0u) {
-        x <<= 1;
-        ++n;
-    }
-    return n;
 }
 
 void edgecc_softmax_s16(const edgecc_softmax_s16_params_t *p, const int16_t *input, int16_t *output)
@@ -298,7 +184,7 @@ void edgecc_softmax_s16(const edgecc_softmax_s16_params_t *p, const int16_t *inp
                 const int32_t sym = edgecc_clamp_i32(scaled + 32767, -32768, 32767);
                 total += (uint32_t)lut_lookup16(sym, p->exp_lut);
             }
-            const int32_t headroom_plus_one = clz32u(total);
+            const int32_t headroom_plus_one = edgecc_clz32(total);
             const int64_t shifted = (((int64_t)total << (headroom_plus_one - 1)) + (1 << 13)) >> 14;
             const int32_t sym_sum = edgecc_clamp_i32((int32_t)(shifted - ((1 << 15) + (1 << 16))), -32768, 32767);
             const int64_t recip = lut_lookup16(sym_sum, p->recip_lut);

@@ -63,6 +63,20 @@ static inline int32_t edgecc_clamp_i32(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Count of leading zero bits (32 for 0), portable (no compiler builtin). */
+static inline int32_t edgecc_clz32(uint32_t x)
+{
+    int32_t n = 0;
+    if (x == 0u) {
+        return 32;
+    }
+    while ((x & 0x80000000u) == 0u) {
+        x <<= 1;
+        ++n;
+    }
+    return n;
+}
+
 /* ------------------------------------------------------------------ convolution and dense */
 typedef struct {
     int32_t batches;
