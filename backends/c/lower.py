@@ -27,7 +27,7 @@ from edgecc.backends.c import dialect as C
 from edgecc.dialects.builtin import ConstantOp
 from edgecc.dialects.nn import ACTIVATION_RANGES
 from edgecc.dialects.nn_shapes import normalize_axis, slice_shape
-from edgecc.ir.core import Func, Module, Operation, Value
+from edgecc.ir.core import Module, Operation, Value, clone_module
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.ir.types import QuantizedType, TensorType
 
@@ -409,17 +409,6 @@ def _dequantize(op, L):
 
 
 # ------------------------------------------------------------------ driver
-def _clone(module: Module) -> Module:
-    src = module.func
-    func = Func(src.name, [a.type for a in src.arguments], [a.name_hint for a in src.arguments])
-    vmap: dict[Value, Value] = dict(zip(src.arguments, func.arguments))
-    for op in src.body:
-        new = op.clone_detached([vmap[v] for v in op.operands])
-        new.text_loc = op.text_loc
-        func.body.append(new)
-        for r, nr in zip(op.results, new.results):
-            vmap[r] = nr
-    return Module(func, module.name, dict(module.attrs))
 
 
 def _fold_constant_ops(module: Module) -> None:
@@ -476,7 +465,7 @@ def lower_to_c(module: Module, core=None, kernels: str | None = None, ram=None) 
 
     core = core if core is not None and not isinstance(core, str) else get_core(core or "generic")
     kernels = kernels or core.kernels
-    m = _clone(module)
+    m, _ = clone_module(module)
     for i, op in enumerate(m.func.body):
         if not op.has_trait("ConstantLike") and not op.has_trait("Terminator"):
             op.attrs["edgecc.index"] = i

@@ -211,13 +211,8 @@ def _check_weighted(op: Op, w_axis: int, out_channels: int) -> None:
 _BIAS = TensorOf(*FLOAT, "i32", "i64", rank=1)
 
 
-@nn.op("conv2d")
-class Conv2DOp(NNOp):
-    """2-D convolution. input [N,H,W,Cin] (f32/f16/qi8/qi16), weight OHWI [Cout,KH,KW,Cin/groups]
-    (same float kind, or qi8/qi4 symmetric per-tensor or per-axis along 0 for quantized input),
-    optional bias [Cout] (input float kind; i32 for qi8, i64 for qi16) -> [N,OH,OW,Cout] with
-    OH = (H + top + bottom - dil_h*(KH-1) - 1) // stride_h + 1 (likewise OW).
-    pads = [top, left, bottom, right]; groups divides Cin and Cout."""
+class _WindowedWeightOp(NNOp):
+    """Operands and window attributes shared by nn.conv2d and nn.depthwise_conv2d."""
 
     input = operand(TensorOf(*FQ, rank=4))
     weight = operand(TensorOf(*FLOAT, *QUANT_W, rank=4))
@@ -226,9 +221,19 @@ class Conv2DOp(NNOp):
     strides = _strides()
     pads = _pads()
     dilations = _dilations()
-    groups = attr(Int(), default=1, doc="number of channel groups")
     activation = _activation()
     traits = {"Pure"}
+
+
+@nn.op("conv2d")
+class Conv2DOp(_WindowedWeightOp):
+    """2-D convolution. input [N,H,W,Cin] (f32/f16/qi8/qi16), weight OHWI [Cout,KH,KW,Cin/groups]
+    (same float kind, or qi8/qi4 symmetric per-tensor or per-axis along 0 for quantized input),
+    optional bias [Cout] (input float kind; i32 for qi8, i64 for qi16) -> [N,OH,OW,Cout] with
+    OH = (H + top + bottom - dil_h*(KH-1) - 1) // stride_h + 1 (likewise OW).
+    pads = [top, left, bottom, right]; groups divides Cin and Cout."""
+
+    groups = attr(Int(), default=1, doc="number of channel groups")
 
     def infer_shapes(self):
         n, h, w, cin = self.input.type.shape
@@ -249,21 +254,12 @@ class Conv2DOp(NNOp):
 
 
 @nn.op("depthwise_conv2d")
-class DepthwiseConv2DOp(NNOp):
+class DepthwiseConv2DOp(_WindowedWeightOp):
     """Depthwise 2-D convolution. input [N,H,W,C], weight [1,KH,KW,C*M] (TFLite layout; output
     channel c*M+m reads input channel c), optional bias [C*M] -> [N,OH,OW,C*M]; M = depth_multiplier.
     Padding, strides, dilations and element rules as nn.conv2d (per-axis weights along axis 3)."""
 
-    input = operand(TensorOf(*FQ, rank=4))
-    weight = operand(TensorOf(*FLOAT, *QUANT_W, rank=4))
-    bias = operand(_BIAS, optional=True)
-    output = result(TensorOf(*FQ, rank=4))
-    strides = _strides()
-    pads = _pads()
-    dilations = _dilations()
     depth_multiplier = attr(Int(), default=1, doc="output channels per input channel")
-    activation = _activation()
-    traits = {"Pure"}
 
     def infer_shapes(self):
         n, h, w, c = self.input.type.shape

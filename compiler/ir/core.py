@@ -296,6 +296,7 @@ class Operation:
             name=self.name,
             result_names=[r.name_hint for r in self.results],
         )
+        new.text_loc = self.text_loc
         return new
 
     def __repr__(self) -> str:
@@ -438,6 +439,19 @@ class Module:
         from edgecc.ir.text.printer import print_module
 
         return print_module(self)
+
+
+def clone_module(module: Module) -> tuple[Module, dict[Value, Value]]:
+    """A structural copy of ``module`` (constants share their immutable data) and the map
+    original value -> copied value."""
+    src = module.func
+    func = Func(src.name, [a.type for a in src.arguments], [a.name_hint for a in src.arguments])
+    vmap: dict[Value, Value] = dict(zip(src.arguments, func.arguments))
+    for op in src.body:
+        new = op.clone_detached([vmap[v] for v in op.operands])
+        func.body.append(new)
+        vmap.update(zip(op.results, new.results))
+    return Module(func, module.name, dict(module.attrs)), vmap
 
 
 def tensor_type(value: Value) -> TensorType:

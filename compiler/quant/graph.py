@@ -1,6 +1,6 @@
 """Graph helpers shared by the quantization modules.
 
-* ``clone_module(module)`` copies a module (constants share their immutable
+* ``clone_module(module)`` (from ``edgecc.ir.core``, re-exported here) copies a module (constants share their immutable
   data) and returns the copy with a map from every original value to its copy,
   so statistics gathered on one module can be used on a copy.
 * ``run_observed(module, feeds, observe)`` executes a module with the reference
@@ -16,27 +16,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from edgecc.ir.core import Func, Module, Operation, Value
+from edgecc.ir.core import Module, Operation, Value, clone_module
 from edgecc.ir.diagnostics import EdgeccError
 
 #: ops with a weight (operand 1) and an optional bias (operand 2)
 WEIGHTED = ("nn.conv2d", "nn.depthwise_conv2d", "nn.fully_connected")
 #: axis of the output channels of each weighted op's weight
 WEIGHT_AXIS = {"nn.conv2d": 0, "nn.depthwise_conv2d": 3, "nn.fully_connected": 0}
-
-
-def clone_module(module: Module) -> tuple[Module, dict[Value, Value]]:
-    """A structural copy of ``module`` and the map original value -> copied value."""
-    src = module.func
-    func = Func(src.name, [a.type for a in src.arguments], [a.name_hint for a in src.arguments])
-    vmap: dict[Value, Value] = dict(zip(src.arguments, func.arguments))
-    for op in src.body:
-        new = op.clone_detached([vmap[v] for v in op.operands])
-        new.text_loc = op.text_loc
-        func.body.append(new)
-        for r, nr in zip(op.results, new.results):
-            vmap[r] = nr
-    return Module(func, module.name, dict(module.attrs)), vmap
 
 
 def constant_of(v: Value) -> np.ndarray | None:
