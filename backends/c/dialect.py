@@ -346,6 +346,9 @@ class CopyOp(KernelOp):
     input = operand(ANY_TENSOR)
     output = result(ANY_TENSOR)
 
+    def kernel_name(self, plan=None) -> str:
+        return "alias (no code)" if plan is not None and plan.reuses(self) is not None else self.fn
+
     def emit(self, e) -> list[str]:
         if e.same_memory(self.input, self.output):
             return [f"/* {e.ptr(self.output, typed=False)} aliases its input: no code */"]

@@ -38,6 +38,8 @@ from edgecc.ir.diagnostics import EdgeccError
 MEMORY = ("auto", "ram", "speed")
 #: the instruction allowance of ``auto`` without a RAM budget, relative to ``speed``
 AUTO_SLACK = 0.05
+#: output rows per band step the search tries
+BAND_ROWS = (1, 2, 4, 8)
 
 #: estimated instructions per MAC: (ISA, kernel kind) -> figure (CMSIS-NN, -O2)
 _PER_MAC = {
@@ -47,8 +49,40 @@ _PER_MAC = {
 }
 _PORTABLE_PER_MAC = 10.0
 _PER_ELEMENT = 4.0  # element-wise ops, pooling, data movement
-_PER_CALL = 300  # a CMSIS-NN call's fixed cost (wrapper, dispatch, setup)
-_PER_COPIED_BYTE = 0.5  # memcpy / memmove in band execution
+#: a CMSIS-NN call's fixed cost (wrapper, dispatch, setup): fitted on the emulator (cortex-m55)
+_PER_CALL = 400
+_PER_COPIED_BYTE = 0.3  # memcpy / memmove in band execution
+#: CMSIS-NN convolutions compute output pixels in groups (Helium: 4, DSP: 2); the pixels of a
+#: call left over from its groups run a slower path costing this much more per MAC (fitted)
+_GROUP = {"mve": (4, 0.55), "dsp": (2, 1.0)}
+
+
+def _kind(op) -> str:
+    kind = getattr(op, "mac_kind", None) or op.name
+    return next((k for k in ("depthwise", "fully_connected", "conv") if k in kind), "conv")
+
+
+def _band_overhead(op, isa: str) -> float:
+    """Extra instructions of a ``c.band`` op over its members run on whole tensors."""
+    from edgecc.backends.c.generate import op_macs
+
+    g = op.group
+    extra = (g.calls - len(op.member_ops())) * _PER_CALL + g.copied_bytes * _PER_COPIED_BYTE
+    group, per_mac = _GROUP.get(isa, (1, 0.0))
+    k = len(g.stages)
+    for i, st in enumerate(g.stages):
+        if st.op is None or group == 1 or _kind(st.op) != "conv":
+            continue
+        ow = st.op.results[0].type.shape[2]
+        per_pixel = op_macs(st.op) / max(st.op.results[0].type.shape[1] * ow, 1)
+        prev, left = 0, 0
+        for s in range(g.steps):
+            t = g.table[s * k + i][0]
+            left += ((t - prev) * ow) % group
+            prev = t
+        left -= (st.out_h * ow) % group
+        extra += max(left, 0) * per_pixel * per_mac
+    return extra
 
 
 def estimate(op, isa: str) -> float:
@@ -57,15 +91,11 @@ def estimate(op, isa: str) -> float:
 
     members = getattr(op, "member_ops", None)
     if callable(members):
-        g = op.group
-        inner = sum(estimate(m, isa) for m in members())
-        return inner + (g.calls - len(members())) * _PER_CALL + g.copied_bytes * _PER_COPIED_BYTE
+        return sum(estimate(m, isa) for m in members()) + _band_overhead(op, isa)
     macs = op_macs(op)
     out = sum(r.type.num_elements for r in op.results)
     if macs:
-        kind = getattr(op, "mac_kind", None) or op.name
-        kind = next((k for k in ("depthwise", "fully_connected", "conv") if k in kind), "conv")
-        per = _PER_MAC.get((isa, kind), 4.0) if getattr(op, "library", "") == "cmsis-nn" else _PORTABLE_PER_MAC
+        per = _PER_MAC.get((isa, _kind(op)), 4.0) if getattr(op, "library", "") == "cmsis-nn" else _PORTABLE_PER_MAC
         return macs * per + _PER_CALL
     return out * _PER_ELEMENT + _PER_CALL
 
@@ -141,7 +171,7 @@ def _candidates(base: Module, plan: MemoryPlan, groups) -> list:
     out = []
     for key in chains:
         rest = [g for g in groups if not set(g[0]) & set(key)]
-        for rows in (1, 2, 4):
+        for rows in BAND_ROWS:
             for window in (False, True):
                 out.append(rest + [(key, rows, window)])
     return out
