@@ -214,3 +214,36 @@ def test_cached_builds_are_atomic_under_concurrency(tmp_path, monkeypatch):
     assert [p.name for p in (tmp_path / "cache with space" / "thing").iterdir()] == ["k1"]
     cached("thing", "k1", "lib.a", build)  # present: not rebuilt
     assert len(calls) <= 6
+
+
+def _edgecc(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "edgecc", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+@needs_tools
+@needs_cmsis
+def test_cli_verify_emulate_and_bench():
+    import json
+
+    import edgecc.examples as ex
+
+    calib = ex.path("kws_calib.npz")
+    proc = _edgecc("verify", ex.path(), "-t", "cortex-m4", "--calib", calib, "--emulate", "--inputs", 2)
+    assert proc.returncode == 0, proc.stderr
+    assert "emulated on QEMU mps2-an386" in proc.stdout and "instructions per run" in proc.stdout
+    assert proc.stdout.rstrip().endswith("PASS")
+    proc = _edgecc("bench", ex.path(), "-t", "cortex-m55", "--calib", calib, "--memory", "speed", "--json")
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)
+    assert s["machine"] == "mps3-an547" and s["memory"] == "speed" and s["arena_bytes"] > 0
+    assert sum(lay["instructions"] for lay in s["layers"]) == s["layer_instructions_total"] <= s["run_instructions"]
+    proc = _edgecc("bench", ex.path(), "-t", "cortex-m55", "--calib", calib)
+    assert proc.returncode == 0, proc.stderr
+    assert "arm_convolve_wrapper_s8" in proc.stdout and "total per run:" in proc.stdout
+    proc = _edgecc("bench", ex.path(), "-t", "cortex-m0plus")
+    assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0
+    assert "no QEMU machine emulates cortex-m0plus" in proc.stderr
