@@ -247,3 +247,23 @@ def test_cli_verify_emulate_and_bench():
     proc = _edgecc("bench", ex.path(), "-t", "cortex-m0plus")
     assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0
     assert "no QEMU machine emulates cortex-m0plus" in proc.stderr
+
+
+@needs_tools
+def test_a_fault_is_a_one_line_error(example, monkeypatch):
+    """A store to unmapped memory inside the run: the fault handler names it and QEMU exits."""
+    from edgecc.backends.c.emulate import program
+
+    module, samples, _ = example
+    write_main = program.write_main
+
+    def faulting_main(workdir, prefix, n):
+        path = write_main(workdir, prefix, n)
+        path.write_text(path.read_text().replace(
+            "edgecc_emu_run_begin();", "edgecc_emu_run_begin();\n        *(volatile int *)0xF0000000u = 1;", 1))
+        return path
+
+    monkeypatch.setattr(program, "write_main", faulting_main)
+    with pytest.raises(EdgeccError, match=r"faulted on mps2-an386: HardFault at pc 0x[0-9a-f]{8} \(CFSR") as e:
+        emulate(module, "cortex-m4", samples=samples[:1], kernels="portable", timeout=60)
+    assert "\n" not in e.value.message

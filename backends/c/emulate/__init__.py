@@ -69,10 +69,24 @@ def _run_qemu(cmd: list[str], workdir: Path, timeout: float, machine: str) -> No
         return
     lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
     if proc.returncode == FAULT_EXIT:
-        fault = next((ln for ln in lines if ln.startswith("edgecc-emu: fault")), "no details")
-        raise EdgeccError(f"the program faulted on {machine}: {fault.removeprefix('edgecc-emu: ')}")
+        fault = next((ln for ln in lines if ln.startswith("edgecc-emu: fault")), "")
+        raise EdgeccError(f"the program faulted on {machine}: {_describe_fault(fault)}")
     why = MAIN_EXITS.get(proc.returncode, lines[-1] if lines else "no message")
     raise EdgeccError(f"the program failed on {machine} (exit status {proc.returncode}): {why}")
+
+
+EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage fault", 5: "BusFault", 6: "UsageFault",
+              7: "SecureFault", 11: "SVCall", 12: "DebugMonitor", 14: "PendSV", 15: "SysTick"}
+
+
+def _describe_fault(line: str) -> str:
+    """startup.c's report ("... exception=N cfsr=X hfsr=X pc=X", hex) as a readable phrase."""
+    fields = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+    if not {"exception", "cfsr", "hfsr", "pc"} <= fields.keys():
+        return "no details"
+    n = int(fields["exception"], 16)
+    name = EXCEPTIONS.get(n, f"interrupt {n - 16}" if n >= 16 else f"exception {n}")
+    return f"{name} at pc 0x{fields['pc']} (CFSR 0x{fields['cfsr']}, HFSR 0x{fields['hfsr']})"
 
 
 def _read_outputs(path: Path, module: Module, n: int) -> list[list[np.ndarray]]:

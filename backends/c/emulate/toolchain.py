@@ -130,12 +130,11 @@ def compile_all(jobs: list[list[str]], what: str) -> None:
             f.result()
 
 
-def static_library(kind: str, sources: list[Path], flags: list[str], includes: list[Path],
-                   extra_key: tuple = ()) -> Path:
+def static_library(kind: str, sources: list[Path], flags: list[str], includes: list[Path]) -> Path:
     """``sources`` cross-compiled with ``flags`` into a cached ``lib<kind>.a``."""
     gcc, ar = cross_tool("gcc"), cross_tool("ar")
     headers = sorted(h for inc in includes for h in inc.rglob("*.h"))
-    key = digest(kind, tool_version(gcc), flags, extra_key, files=[*sources, *headers])
+    key = digest(kind, tool_version(gcc), flags, files=[*sources, *headers])
     product = f"lib{kind}.a"
 
     def build(folder: Path) -> None:
@@ -160,9 +159,8 @@ def runtime_library(cflags: list[str], opt: str) -> Path:
     from edgecc.backends.c.generate import runtime_dir
 
     rt = runtime_dir()
-    private = sorted((rt / "src").glob("*.h"))
     return static_library("edgecc-runtime", sorted((rt / "src").glob("*.c")), [*cflags, *WARNINGS, opt],
-                          [rt / "include"], extra_key=tuple(p.read_bytes() for p in private))
+                          [rt / "include", rt / "src"])
 
 
 def plugin() -> Path:
