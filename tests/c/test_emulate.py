@@ -267,3 +267,23 @@ def test_a_fault_is_a_one_line_error(example, monkeypatch):
     with pytest.raises(EdgeccError, match=r"faulted on mps2-an386: HardFault at pc 0x[0-9a-f]{8} \(CFSR") as e:
         emulate(module, "cortex-m4", samples=samples[:1], kernels="portable", timeout=60)
     assert "\n" not in e.value.message
+
+
+@needs_tools
+def test_block_counts_equal_single_step_counts(tmp_path):
+    """Counting whole translation blocks is exact: one-instruction blocks (-singlestep) give the
+    same total, run and layer counts."""
+    import subprocess
+
+    from edgecc.backends.c.emulate import counts, program, toolchain
+    from edgecc.backends.c.emulate.machines import qemu_command
+
+    module = helpers.import_model(residual_cnn())
+    r = emulate(module, "cortex-m4", workdir=tmp_path)
+    elf = tmp_path / program.ELF
+    cmd = qemu_command(toolchain.qemu(), r.machine, elf.name, toolchain.plugin(), program.mark_addresses(elf),
+                       counts="single.txt")
+    subprocess.run([*cmd, "-singlestep"], cwd=tmp_path, check=True, timeout=300, capture_output=True)
+    single = counts.parse((tmp_path / "single.txt").read_text())
+    assert (single.total, single.runs[0], single.layers[0]) == \
+        (r.total_instructions, r.run_instructions, r.layer_instructions)
