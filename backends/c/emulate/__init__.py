@@ -54,7 +54,8 @@ def _cmsis_root(report: dict, core) -> Path | None:
     root = cmsis_nn_path()
     if root is None:
         raise EdgeccError(f"the {core.name} build calls CMSIS-NN: set EDGECC_CMSIS_NN to a CMSIS-NN "
-                          "checkout (the folder with Include/ and Source/), or pass kernels='portable'")
+                          "checkout (the folder with Include/ and Source/), or use the portable kernels "
+                          "(--kernels portable, kernels='portable')")
     return root
 
 

@@ -51,7 +51,7 @@ def build(workdir: Path, core, machine: str, prefix: str, samples: int, *, cmsis
     script = write_linker_script(machine, workdir / "link.ld")
     elf = workdir / ELF
     tc.run([gcc, *cflags, opt, "--specs=rdimon.specs", "-nostartfiles", "-T", str(script),
-            "-Wl,--no-warn-rwx-segments", *map(str, objs), *map(str, libs), "-lm", "-o", str(elf)],
+            *map(str, objs), *map(str, libs), "-lm", "-o", str(elf)],
            f"linking the {machine} program")
     return elf
 
