@@ -46,7 +46,6 @@ def example():
 
 def residual_cnn():
     """conv-relu-conv + skip, relu, global pool, dense: the smallest residual int8 network."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(3)

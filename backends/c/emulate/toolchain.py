@@ -49,6 +49,7 @@ def cross_tool(name: str) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=None)
 def check_newlib(gcc: str) -> None:
     """newlib with semihosting (librdimon, rdimon.specs) must come with the cross compiler."""
     for f in ("librdimon.a", "rdimon.specs"):
