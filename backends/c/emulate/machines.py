@@ -2,9 +2,10 @@
 
 Each supported core maps to an Arm MPS2/MPS3 FPGA image that Debian's
 ``qemu-system-arm`` 7.2 emulates with that core; ``data/machine-<name>.ld`` gives
-its memory map (where the reset vector table is fetched, code, data). Cores QEMU
-has no machine for fail early with a one-line error instead of a confusing
-link or boot failure.
+its memory map (where the reset vector table is fetched, code, data). Other
+cores (M0/M0+: QEMU's only M0 board has 16 KiB of RAM; M85: not emulated; the
+portable targets) fail early with a one-line error instead of a confusing link
+or boot failure.
 """
 
 from __future__ import annotations
