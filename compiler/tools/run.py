@@ -110,7 +110,8 @@ def run_command(model: Path, inputs: tuple[Path, ...], output: Path | None, dequ
 
 
 def _bench_emulated(model: Path, target: str, inputs: tuple[Path, ...], memory: str, kernels: str | None,
-                    quantize: str, calib, io: str, input_shape: tuple[str, ...], seed: int, as_json: bool) -> None:
+                    quantize: str, calib, io: str, input_shape: tuple[str, ...], seed: int,
+                    as_json: bool) -> None:
     import json
 
     from edgecc.backends.c.emulate import emulate, machine_for
@@ -129,21 +130,25 @@ def _bench_emulated(model: Path, target: str, inputs: tuple[Path, ...], memory: 
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-t", "--target", default="host", show_default=True,
               help="host: Numba latency; a Cortex-M core: instructions per layer on its emulated machine")
-@click.option("-n", "--runs", default=100, show_default=True, type=click.IntRange(1), help="timed runs (host)")
-@click.option("--warmup", default=10, show_default=True, type=click.IntRange(0), help="untimed runs first (host)")
+@click.option("-n", "--runs", default=100, show_default=True, type=click.IntRange(1),
+              help="timed runs (host)")
+@click.option("--warmup", default=10, show_default=True, type=click.IntRange(0),
+              help="untimed runs first (host)")
 @click.option("--input", "-i", "inputs", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="input data (default: random)")
 @click.option("--memory", default="auto", show_default=True, type=click.Choice(("auto", "ram", "speed")),
               help="RAM/speed trade-off on CMSIS-NN targets (emulated).")
-@click.option("--kernels", type=click.Choice(("portable",)), help="edgecc's kernels even on Cortex-M (emulated).")
+@click.option("--kernels", type=click.Choice(("portable",)),
+              help="edgecc's kernels even on Cortex-M (emulated).")
 @click.option("--quantize", default="auto", show_default=True, type=click.Choice(("auto", "none", "int8")),
               help="As for the main command (emulated).")
 @click.option("--calib", type=click.Path(exists=True, path_type=Path), metavar="DATA",
               help="Calibration inputs (FILE.npz or DIR of <input>.npy) (emulated).")
 @click.option("--io", default="int", show_default=True, type=click.Choice(("int", "float")),
               help="Interface of quantized models (emulated).")
-@click.option("--input-shape", multiple=True, metavar="NAME=DIMS", help="Fix a dynamic input shape (emulated).")
+@click.option("--input-shape", multiple=True, metavar="NAME=DIMS",
+              help="Fix a dynamic input shape (emulated).")
 @click.option("--seed", default=0, show_default=True, help="Seed of the random input (emulated).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (emulated).")
 def bench_command(model: Path, target: str, runs: int, warmup: int, inputs: tuple[Path, ...], memory: str,
@@ -154,7 +159,8 @@ def bench_command(model: Path, target: str, runs: int, warmup: int, inputs: tupl
     import numpy as np
 
     if target != "host":
-        _bench_emulated(model, target, inputs, memory, kernels, quantize, calib, io, input_shape, seed, as_json)
+        _bench_emulated(model, target, inputs, memory, kernels, quantize, calib, io, input_shape, seed,
+                        as_json)
         return
     if as_json:
         raise EdgeccError("--json needs -t CORE (a Cortex-M core run on its emulated machine)")

@@ -90,7 +90,7 @@ def _int8(model):
 def _check(module, target, samples=None, **kw):
     samples = samples or random_samples(module, 2, seed=1)
     r = emulate(module, target, samples=samples, **kw)
-    assert _same(r.outputs, reference_outputs(module, samples)), f"{target}: outputs differ from the reference"
+    assert _same(r.outputs, reference_outputs(module, samples)), f"{target}: outputs differ"
     assert len(r.layer_instructions) == len(r.report["layers"])
     assert 0 < sum(r.layer_instructions) <= r.run_instructions < r.total_instructions
     return r
@@ -171,7 +171,7 @@ def test_missing_tools_give_one_line_errors(monkeypatch, tmp_path):
     module = helpers.import_model(residual_cnn())
     qemu = shutil.which("qemu-system-arm")
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(EdgeccError, match="qemu-system-arm is not on PATH.*apt-get install qemu-system-arm") as e:
+    with pytest.raises(EdgeccError, match="qemu-system-arm is not on PATH.*install qemu-system-arm") as e:
         emulate(module, "cortex-m4")
     assert "\n" not in e.value.message
     (tmp_path / "qemu-system-arm").symlink_to(qemu)
@@ -240,7 +240,8 @@ def test_cli_verify_emulate_and_bench():
     assert proc.returncode == 0, proc.stderr
     s = json.loads(proc.stdout)
     assert s["machine"] == "mps3-an547" and s["memory"] == "speed" and s["arena_bytes"] > 0
-    assert sum(lay["instructions"] for lay in s["layers"]) == s["layer_instructions_total"] <= s["run_instructions"]
+    layers = sum(lay["instructions"] for lay in s["layers"])
+    assert layers == s["layer_instructions_total"] <= s["run_instructions"]
     proc = _edgecc("bench", ex.path(), "-t", "cortex-m55", "--calib", calib)
     assert proc.returncode == 0, proc.stderr
     assert "arm_convolve_wrapper_s8" in proc.stdout and "total per run:" in proc.stdout
@@ -260,11 +261,12 @@ def test_a_fault_is_a_one_line_error(example, monkeypatch):
     def faulting_main(workdir, prefix, n):
         path = write_main(workdir, prefix, n)
         path.write_text(path.read_text().replace(
-            "edgecc_emu_run_begin();", "edgecc_emu_run_begin();\n        *(volatile int *)0xF0000000u = 1;", 1))
+            "edgecc_emu_run_begin();", "edgecc_emu_run_begin();\n        *(volatile int *)0xF0000000u = 1;",
+            1))
         return path
 
     monkeypatch.setattr(program, "write_main", faulting_main)
-    with pytest.raises(EdgeccError, match=r"faulted on mps2-an386: HardFault at pc 0x[0-9a-f]{8} \(CFSR") as e:
+    with pytest.raises(EdgeccError, match=r"faulted on mps2-an386: HardFault at pc 0x[0-9a-f]{8} \(") as e:
         emulate(module, "cortex-m4", samples=samples[:1], kernels="portable", timeout=60)
     assert "\n" not in e.value.message
 

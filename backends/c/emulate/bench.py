@@ -25,7 +25,8 @@ def read_samples(module, paths: tuple[Path, ...]) -> list[list[np.ndarray]] | No
         with np.load(paths[0], allow_pickle=False) as z:
             missing = [n for n in names if n not in z.files]
             if missing:
-                raise EdgeccError(f"{paths[0]}: no array for input '{missing[0]}' (inputs: {', '.join(names)})")
+                raise EdgeccError(f"{paths[0]}: no array for input '{missing[0]}' "
+                                  f"(inputs: {', '.join(names)})")
             arrays = [z[n] for n in names]
     elif len(paths) == len(args):
         arrays = [np.load(p, allow_pickle=False) for p in paths]

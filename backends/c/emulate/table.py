@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cores = args.cores.split(",")
     cols = [(c, m) for c in cores for m in ("speed", "auto")]
-    print("| model | " + " | ".join(f"{c} {m}" for c, m in cols) + f" | portable kernels, {' / '.join(cores)} |")
+    head = " | ".join(f"{c} {m}" for c, m in cols)
+    print(f"| model | {head} | portable kernels, {' / '.join(cores)} |")
     print("|---|" + "---:|" * (len(cols) + 1))
     for name, module in models(args.models_dir or default_models_dir()).items():
         samples = random_samples(module, 1, seed=0)
