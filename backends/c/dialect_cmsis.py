@@ -58,22 +58,44 @@ class _CmsisConv(CmsisOp):
     shift = attr(IntArray(), required=True)
     scratch = attr(Int(), default=0, doc="ctx buffer bytes (planned in the arena)")
 
-    def conv_call(self, e, params_type: str, extra: list, weight_dims, cout: int) -> list[str]:
-        """The wrapper call shared by conv and depthwise: ``extra`` params fields go after the offsets."""
+    band_kind = "window"
+    params_type: str = "cmsis_nn_conv_params"
+
+    def conv_parts(self, e, extra: list, weight_dims, cout: int) -> tuple[str, str, str, str]:
+        """The flash structs of the call: (params, quant params, filter dims, bias dims)."""
         mult = CRaw("(int32_t *)" + e.table("int32_t", self.attr("multiplier")))
         shift = CRaw("(int32_t *)" + e.table("int32_t", self.attr("shift")))
         qp = e.params("cmsis_nn_per_channel_quant_params", [("multiplier", mult), ("shift", shift)])
         sh, sw = self.attr("strides")
         pt, pl, _, _ = self.attr("pads")
         dh, dw = self.attr("dilations")
-        p = e.params(params_type, [
+        p = e.params(self.params_type, [
             ("input_offset", self.attr("input_offset")), ("output_offset", self.attr("output_offset")), *extra,
             ("stride", (sw, sh)), ("padding", (pl, pt)), ("dilation", (dw, dh)),
             ("activation", (self.attr("act_min"), self.attr("act_max")))])
+        return p, qp, _dims(e, weight_dims), _dims(e, (1, 1, 1, cout))
+
+    def conv_call(self, e, params_type: str, extra: list, weight_dims, cout: int) -> list[str]:
+        """The wrapper call shared by conv and depthwise: ``extra`` params fields go after the offsets."""
+        p, qp, wd, bd = self.conv_parts(e, extra, weight_dims, cout)
         call = (f"{self.fn}(&ctx, {p}, {qp}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
-                f"{_dims(e, weight_dims)}, {e.ptr(self.weight)}, {_dims(e, (1, 1, 1, cout))}, "
+                f"{wd}, {e.ptr(self.weight)}, {bd}, "
                 f"{e.ptr(self.bias)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
         return _block([_ctx(e, self)] + _check(call))
+
+    def band_call(self, e, in_ptr: str, in_h: str, pad_top: str, out_ptr: str, out_h: str, ctx_ptr: str,
+                  side_ptr=None, side_lhs=False) -> list[str]:
+        """The same call on a band of rows (``edgecc.backends.c.bands``): this band's top padding
+        and heights, the input pointer at its first row."""
+        p, qp, wd, bd = self.conv_parts(e, *self.call_shape())
+        _, _, iw, ic = self.input.type.shape
+        _, _, ow, oc = self.output.type.shape
+        call = (f"{self.fn}(&ctx, &bp, {qp}, &bi, (const int8_t *){in_ptr}, {wd}, {e.ptr(self.weight)}, {bd}, "
+                f"{e.ptr(self.bias)}, &bo, (int8_t *){out_ptr})")
+        return [f"{self.params_type} bp = *{p};", f"bp.padding.h = {pad_top};",
+                f"const cmsis_nn_dims bi = {{1, {in_h}, {iw}, {ic}}};",
+                f"const cmsis_nn_dims bo = {{1, {out_h}, {ow}, {oc}}};",
+                f"cmsis_nn_context ctx = {{{ctx_ptr}, {int(self.attr('scratch', 0) or 0)}}};"] + _check(call)
 
 
 @c.op("arm_convolve_wrapper_s8")
@@ -83,9 +105,12 @@ class ArmConvolveWrapperS8Op(_CmsisConv):
     fn = "arm_convolve_wrapper_s8"
     mac_kind = "conv"
 
-    def emit(self, e) -> list[str]:
+    def call_shape(self) -> tuple[list, tuple, int]:
         cout, kh, kw, cin = self.weight.type.shape
-        return self.conv_call(e, "cmsis_nn_conv_params", [], (cout, kh, kw, cin), cout)
+        return [], (cout, kh, kw, cin), cout
+
+    def emit(self, e) -> list[str]:
+        return self.conv_call(e, self.params_type, *self.call_shape())
 
 
 @c.op("arm_depthwise_conv_wrapper_s8")
@@ -95,10 +120,14 @@ class ArmDepthwiseConvWrapperS8Op(_CmsisConv):
     fn = "arm_depthwise_conv_wrapper_s8"
     mac_kind = "depthwise"
 
-    def emit(self, e) -> list[str]:
+    params_type = "cmsis_nn_dw_conv_params"
+
+    def call_shape(self) -> tuple[list, tuple, int]:
         _, kh, kw, cout = self.weight.type.shape
-        return self.conv_call(e, "cmsis_nn_dw_conv_params", [("ch_mult", self.attr("groups"))], (1, kh, kw, cout),
-                              cout)
+        return [("ch_mult", self.attr("groups"))], (1, kh, kw, cout), cout
+
+    def emit(self, e) -> list[str]:
+        return self.conv_call(e, self.params_type, *self.call_shape())
 
 
 @c.op("arm_fully_connected_s8")
@@ -154,6 +183,19 @@ class _CmsisElementwise(CmsisOp):
      out_shift) = qadd_attrs()
     act_min = attr(Int(), default=-128)
     act_max = attr(Int(), default=127)
+    band_kind = "elementwise"
+
+    def emit(self, e) -> list[str]:
+        return _check(self.call(e.ptr(self.lhs), e.ptr(self.rhs), e.ptr(self.output),
+                                str(self.output.type.num_elements)))
+
+    def band_call(self, e, in_ptr: str, in_h: str, pad_top: str, out_ptr: str, out_h: str, ctx_ptr: str,
+                  side_ptr=None, side_lhs=False) -> list[str]:
+        """The call on output rows: the chained operand at ``in_ptr``, the residual at ``side_ptr``."""
+        row = self.output.type.num_elements // max(self.output.type.shape[1], 1)
+        lhs, rhs = (side_ptr, in_ptr) if side_lhs else (in_ptr, side_ptr)
+        return [f"(void)({in_h}); (void)({pad_top});"] + _check(self.call(
+            f"(const int8_t *){lhs}", f"(const int8_t *){rhs}", f"(int8_t *){out_ptr}", f"({out_h}) * {row}"))
 
 
 @c.op("arm_elementwise_add_s8")
@@ -162,13 +204,12 @@ class ArmElementwiseAddS8Op(_CmsisElementwise):
 
     fn = "arm_elementwise_add_s8"
 
-    def emit(self, e) -> list[str]:
+    def call(self, lhs: str, rhs: str, out: str, count: str) -> str:
         a = self.attr
-        call = (f"{self.fn}({e.ptr(self.lhs)}, {e.ptr(self.rhs)}, {a('lhs_offset')}, {a('lhs_mult')}, "
+        return (f"{self.fn}({lhs}, {rhs}, {a('lhs_offset')}, {a('lhs_mult')}, "
                 f"{a('lhs_shift')}, {a('rhs_offset')}, {a('rhs_mult')}, {a('rhs_shift')}, {a('left_shift')}, "
-                f"{e.ptr(self.output)}, {a('output_offset')}, {a('out_mult')}, {a('out_shift')}, "
-                f"{a('act_min')}, {a('act_max')}, {self.output.type.num_elements})")
-        return _check(call)
+                f"{out}, {a('output_offset')}, {a('out_mult')}, {a('out_shift')}, "
+                f"{a('act_min')}, {a('act_max')}, {count})")
 
 
 @c.op("arm_elementwise_mul_s8")
@@ -177,12 +218,11 @@ class ArmElementwiseMulS8Op(_CmsisElementwise):
 
     fn = "arm_elementwise_mul_s8"
 
-    def emit(self, e) -> list[str]:
+    def call(self, lhs: str, rhs: str, out: str, count: str) -> str:
         a = self.attr
-        call = (f"{self.fn}({e.ptr(self.lhs)}, {e.ptr(self.rhs)}, {a('lhs_offset')}, {a('rhs_offset')}, "
-                f"{e.ptr(self.output)}, {a('output_offset')}, {a('out_mult')}, {a('out_shift')}, "
-                f"{a('act_min')}, {a('act_max')}, {self.output.type.num_elements})")
-        return _check(call)
+        return (f"{self.fn}({lhs}, {rhs}, {a('lhs_offset')}, {a('rhs_offset')}, "
+                f"{out}, {a('output_offset')}, {a('out_mult')}, {a('out_shift')}, "
+                f"{a('act_min')}, {a('act_max')}, {count})")
 
 
 @c.op("arm_pool_s8")
@@ -202,15 +242,33 @@ class ArmPoolS8Op(CmsisOp):
     def kernel_name(self, plan=None) -> str:
         return "arm_avgpool_s8" if self.attr("avg") else "arm_max_pool_s8"
 
-    def emit(self, e) -> list[str]:
+    band_kind = "window"
+
+    def _params(self, e) -> str:
         sh, sw = self.attr("strides")
         pt, pl, _, _ = self.attr("pads")
-        kh, kw = self.attr("kernel")
-        p = e.params("cmsis_nn_pool_params", [
+        return e.params("cmsis_nn_pool_params", [
             ("stride", (sw, sh)), ("padding", (pl, pt)), ("activation", (self.attr("act_min"), self.attr("act_max")))])
-        call = (f"{self.kernel_name()}(&ctx, {p}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
-                f"{_dims(e, (1, kh, kw, 1))}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
+
+    def emit(self, e) -> list[str]:
+        kh, kw = self.attr("kernel")
+        call = (f"{self.kernel_name()}(&ctx, {self._params(e)}, {_dims(e, self.input.type.shape)}, "
+                f"{e.ptr(self.input)}, {_dims(e, (1, kh, kw, 1))}, {_dims(e, self.output.type.shape)}, "
+                f"{e.ptr(self.output)})")
         return _block([_ctx(e, self)] + _check(call))
+
+    def band_call(self, e, in_ptr: str, in_h: str, pad_top: str, out_ptr: str, out_h: str, ctx_ptr: str,
+                  side_ptr=None, side_lhs=False) -> list[str]:
+        """The call on a band of rows (see ``_CmsisConv.band_call``)."""
+        kh, kw = self.attr("kernel")
+        _, _, iw, ch = self.input.type.shape
+        _, _, ow, _ = self.output.type.shape
+        call = (f"{self.kernel_name()}(&ctx, &bp, &bi, (const int8_t *){in_ptr}, {_dims(e, (1, kh, kw, 1))}, "
+                f"&bo, (int8_t *){out_ptr})")
+        return [f"cmsis_nn_pool_params bp = *{self._params(e)};", f"bp.padding.h = {pad_top};",
+                f"const cmsis_nn_dims bi = {{1, {in_h}, {iw}, {ch}}};",
+                f"const cmsis_nn_dims bo = {{1, {out_h}, {ow}, {ch}}};",
+                f"cmsis_nn_context ctx = {{{ctx_ptr}, {int(self.attr('scratch', 0) or 0)}}};"] + _check(call)
 
 
 @c.op("arm_softmax_s8")

@@ -59,6 +59,8 @@ def check_prefix(prefix: str) -> str:
 
 def op_macs(op) -> int:
     """Multiply-accumulates of a ``c`` op (conv, depthwise, dense, matmul; 0 otherwise)."""
+    if callable(getattr(op, "macs", None)):
+        return op.macs()
     kind = getattr(op, "mac_kind", None) or op.name
     out = op.results[0].type.num_elements if op.results else 0
     if "depthwise" in kind:
@@ -85,49 +87,22 @@ def _io_names(values: list[Value], base: str, seen: set[str]) -> list[str]:
     return names
 
 
-MEMORY = ("auto", "ram", "speed")
+def lower_and_plan(module: Module, core, kernels: str | None = None, memory: str = "auto",
+                   ram_budget: int | None = None):
+    """Lower ``module`` and plan its arena; returns (lowered module, plan, choice).
 
-
-def lower_and_plan(module: Module, core, kernels: str | None = None, memory: str = "auto"):
-    """Lower ``module`` and plan its arena; returns (lowered module, plan).
-
-    On CMSIS-NN targets, CMSIS-NN kernels are the fast choice but cannot run in place.
-    ``memory`` decides: "speed" keeps CMSIS-NN everywhere; "ram" uses edgecc's in-place
-    kernels (and conv + add fusion) wherever they apply; "auto" starts from "speed" and moves
-    only the ops at the memory peak to the RAM-saving kernels, as long as the arena shrinks.
-    Portable targets always use the RAM-saving lowering (it costs no speed there).
+    ``memory`` and ``ram_budget`` pick the kernels and band execution per layer
+    (``edgecc.backends.c.memory_modes``).
     """
-    from edgecc.backends.c.lower import lower_to_c
+    from edgecc.backends.c.memory_modes import choose
 
-    if memory not in MEMORY:
-        raise EdgeccError(f"memory must be one of {', '.join(MEMORY)}, got '{memory}'")
-
-    def attempt(ram):
-        lowered = lower_to_c(module, core, kernels, ram)
-        return lowered, plan_memory(lowered, alignment=core.alignment, rule_for=inplace_rule)
-
-    if (kernels or core.kernels) != "cmsis-nn" or memory == "ram":
-        return attempt(None)
-    ram: set[int] = set()
-    best = attempt(ram)
-    if memory == "speed":
-        return best
-    for _ in range(16):
-        plan = best[1]
-        peak = max((r.live_bytes for r in plan.table), default=0)
-        cand = {op.attrs["edgecc.index"] for op, r in zip(plan.order, plan.table)
-                if r.live_bytes == peak and op.library == "cmsis-nn" and "edgecc.index" in op.attrs} - ram
-        if not cand:
-            break
-        trial = attempt(ram | cand)
-        if trial[1].arena_size >= plan.arena_size:
-            break
-        best, ram = trial, ram | cand
-    return best
+    c = choose(module, core, kernels, memory, ram_budget)
+    return c.lowered, c.plan, c
 
 
 def build_model(module: Module, *, target="generic", prefix: str = "model", arena: str = "static",
-                kernels: str | None = None, testbench: bool = True, memory: str = "auto") -> CModel:
+                kernels: str | None = None, testbench: bool = True, memory: str = "auto",
+                ram_budget: int | None = None) -> CModel:
     """Lower ``module``, plan its arena and render every file (nothing written)."""
     from edgecc.targets import core as get_core
 
@@ -135,7 +110,7 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     if arena not in ("static", "external"):
         raise EdgeccError(f"arena must be 'static' or 'external', got '{arena}'")
     core = get_core(target) if isinstance(target, str) else target
-    lowered, plan = lower_and_plan(module, core, kernels, memory)
+    lowered, plan, choice = lower_and_plan(module, core, kernels, memory, ram_budget)
     plan.check()
     P, PU = prefix, prefix.upper()
     e = Emitter(lowered, plan, P, core.alignment)
@@ -280,6 +255,11 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
             arena_setup=setup)
     report = _report(module, lowered, plan, core, P, e, flash_data, weights_bytes, macs, arena, libraries,
                      memory)
+    report["memory_choice"] = {
+        "mode": choice.mode, "ram_budget": choice.budget,
+        "estimated_instructions": choice.instructions,
+        "speed_estimated_instructions": choice.speed_instructions, "speed_arena_bytes": choice.speed_arena,
+        "band_groups": len(choice.groups), "portable_layers": choice.portable_layers}
     return CModel(lowered, plan, files_, report, P, core)
 
 

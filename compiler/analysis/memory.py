@@ -86,7 +86,11 @@ INPLACE_RULES: dict[str, InPlace] = {
 
 
 def inplace_rule(op: Operation) -> InPlace | None:
-    """The in-place rule of ``op``: its class attribute ``inplace``, else ``INPLACE_RULES``."""
+    """The in-place rule of ``op``: its ``inplace_for()`` (a rule that depends on the op's own
+    geometry), its class attribute ``inplace``, else ``INPLACE_RULES``."""
+    per_op = getattr(op, "inplace_for", None)
+    if callable(per_op):
+        return per_op()
     rule = getattr(type(op), "inplace", None)
     if isinstance(rule, InPlace):
         return rule

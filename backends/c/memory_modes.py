@@ -1,0 +1,220 @@
+"""``--memory auto|ram|speed``: which kernels and which execution the C backend uses, per layer.
+
+Three ways to run a layer on a CMSIS-NN target, from fast to small:
+
+1. the CMSIS-NN call on whole tensors (input and output both alive);
+2. band execution (``edgecc.backends.c.bands``): the same CMSIS-NN kernels on bands
+   of rows, a chain of layers at a time, with line buffers and the output written
+   over a dead input -- a few percent more instructions (band calls, halo copies);
+3. edgecc's portable in-place kernels and the conv + add fusion -- the smallest
+   arena for one layer, at several times the instructions.
+
+The modes:
+
+* ``speed``: 1 everywhere;
+* ``auto`` (default): the fastest plan that fits -- with a RAM budget (``--board``,
+  ``--ram-budget``) the first plan of the greedy search below that fits; without
+  one, the smallest arena whose estimated instructions stay within 5 % of ``speed``;
+* ``ram``: the smallest arena at any speed (bands without a limit, or 3, whichever
+  is smaller).
+
+The search is greedy on the exact memory plan: at each round it looks at the ops at
+the live-bytes peak, tries every chain through them (length 1-4) with 1, 2 or 4
+rows per band and with or without an input window, plans each candidate and keeps
+the smallest arena (then the cheapest); it stops when no candidate shrinks the
+arena within the instruction allowance. Instructions are estimated by
+``estimate`` (per-MAC and per-call figures per ISA, calibrated on the emulator;
+``edgecc bench -t CORE`` measures them exactly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgecc.analysis.memory import MemoryPlan, inplace_rule, plan_memory
+from edgecc.ir.core import Module, clone_module
+from edgecc.ir.diagnostics import EdgeccError
+
+MEMORY = ("auto", "ram", "speed")
+#: the instruction allowance of ``auto`` without a RAM budget, relative to ``speed``
+AUTO_SLACK = 0.05
+
+#: estimated instructions per MAC: (ISA, kernel kind) -> figure (CMSIS-NN, -O2)
+_PER_MAC = {
+    ("mve", "conv"): 0.7, ("mve", "depthwise"): 3.0, ("mve", "fully_connected"): 0.6,
+    ("dsp", "conv"): 3.0, ("dsp", "depthwise"): 8.0, ("dsp", "fully_connected"): 2.1,
+    ("none", "conv"): 4.0, ("none", "depthwise"): 9.0, ("none", "fully_connected"): 3.6,
+}
+_PORTABLE_PER_MAC = 10.0
+_PER_ELEMENT = 4.0  # element-wise ops, pooling, data movement
+_PER_CALL = 300  # a CMSIS-NN call's fixed cost (wrapper, dispatch, setup)
+_PER_COPIED_BYTE = 0.5  # memcpy / memmove in band execution
+
+
+def estimate(op, isa: str) -> float:
+    """Estimated instructions of one ``c`` op (the cost model of the search)."""
+    from edgecc.backends.c.generate import op_macs
+
+    members = getattr(op, "member_ops", None)
+    if callable(members):
+        g = op.group
+        inner = sum(estimate(m, isa) for m in members())
+        return inner + (g.calls - len(members())) * _PER_CALL + g.copied_bytes * _PER_COPIED_BYTE
+    macs = op_macs(op)
+    out = sum(r.type.num_elements for r in op.results)
+    if macs:
+        kind = getattr(op, "mac_kind", None) or op.name
+        kind = next((k for k in ("depthwise", "fully_connected", "conv") if k in kind), "conv")
+        per = _PER_MAC.get((isa, kind), 4.0) if getattr(op, "library", "") == "cmsis-nn" else _PORTABLE_PER_MAC
+        return macs * per + _PER_CALL
+    return out * _PER_ELEMENT + _PER_CALL
+
+
+def estimate_total(module: Module, isa: str) -> int:
+    return int(sum(estimate(op, isa) for op in module.func.body
+                   if not op.has_trait("ConstantLike") and not op.has_trait("Terminator")))
+
+
+@dataclass
+class Choice:
+    """The outcome of the search: the lowered module, its plan and how it was chosen."""
+
+    lowered: Module
+    plan: MemoryPlan
+    instructions: int  # estimated
+    speed_instructions: int  # estimated, the all-CMSIS-NN build
+    speed_arena: int
+    groups: list = field(default_factory=list)  # (member indices, rows, window)
+    mode: str = "auto"
+    budget: int | None = None
+    portable_layers: int = 0
+
+    @property
+    def arena(self) -> int:
+        return self.plan.arena_size
+
+
+def _plan(m: Module, core) -> MemoryPlan:
+    return plan_memory(m, alignment=core.alignment, rule_for=inplace_rule)
+
+
+def _key(plan: MemoryPlan, cost: float) -> tuple:
+    """What the search minimises: the arena, then how many layers sit at the peak (several
+    equal peaks fall one by one), then the instructions."""
+    live = [r.live_bytes for r in plan.table]
+    peak = max(live, default=0)
+    return plan.arena_size, peak, live.count(peak), cost
+
+
+def with_groups(base: Module, core, groups) -> Module | None:
+    """A copy of ``base`` (lowered, no groups) with ``groups`` formed (None: one is impossible)."""
+    from edgecc.backends.c.bands import form_group
+
+    m, _ = clone_module(base)
+    by_idx = {op.attrs["edgecc.index"]: op for op in m.func.body if "edgecc.index" in op.attrs}
+    for members, rows, window in groups:
+        ops = [by_idx.get(i) for i in members]
+        if any(op is None for op in ops) or form_group(m, ops, rows, core.alignment, window) is None:
+            return None
+    return m
+
+
+def _candidates(base: Module, plan: MemoryPlan, groups) -> list:
+    from edgecc.backends.c.bands import chains_through
+
+    by_idx = {op.attrs["edgecc.index"]: op for op in base.func.body if "edgecc.index" in op.attrs}
+    peak = plan.peak_live
+    at_peak = []
+    for op, row in zip(plan.order, plan.table):
+        if row.live_bytes == peak:
+            at_peak += list(op.attrs.get("edgecc.members") or (op.attrs.get("edgecc.index"),))
+            break  # the first peak layer: one move per round
+    chains = []
+    for idx in at_peak:
+        op = by_idx.get(idx)
+        if op is None:
+            continue
+        for chain in chains_through(base, op):
+            key = tuple(o.attrs["edgecc.index"] for o in chain)
+            if key not in chains:
+                chains.append(key)
+    out = []
+    for key in chains:
+        rest = [g for g in groups if not set(g[0]) & set(key)]
+        for rows in (1, 2, 4):
+            for window in (False, True):
+                out.append(rest + [(key, rows, window)])
+    return out
+
+
+def band_search(base: Module, core, slack: float | None, budget: int | None = None) -> Choice:
+    """Greedy band grouping of ``base`` (lowered for speed; see the module docstring)."""
+    speed_plan = _plan(base, core)
+    speed_cost = estimate_total(base, core.isa)
+    limit = None if slack is None else speed_cost * (1 + slack)
+    best = Choice(base, speed_plan, speed_cost, speed_cost, speed_plan.arena_size, [], budget=budget)
+    seen: set = set()
+    for _ in range(64):
+        if budget is not None and best.arena <= budget:
+            break
+        top = None
+        for groups in _candidates(base, best.plan, best.groups):
+            key = tuple(sorted(groups))
+            if key in seen:
+                continue
+            seen.add(key)
+            m = with_groups(base, core, groups)
+            if m is None:
+                continue
+            cost = estimate_total(m, core.isa)
+            if limit is not None and cost > limit:
+                continue
+            p = _plan(m, core)
+            if _key(p, cost) >= _key(best.plan, best.instructions):
+                continue
+            if top is None or _key(p, cost) < _key(top.plan, top.instructions):
+                top = Choice(m, p, cost, speed_cost, speed_plan.arena_size, groups, budget=budget)
+        if top is None:
+            break
+        best = top
+    return best
+
+
+def choose(module: Module, core, kernels: str | None, memory: str, budget: int | None = None) -> Choice:
+    """Lower ``module`` and plan its arena by ``memory`` (see the module docstring)."""
+    from edgecc.backends.c.lower import lower_to_c
+
+    if memory not in MEMORY:
+        raise EdgeccError(f"memory must be one of {', '.join(MEMORY)}, got '{memory}'")
+    if (kernels or core.kernels) != "cmsis-nn":
+        lowered = lower_to_c(module, core, kernels, None)
+        plan = _plan(lowered, core)
+        cost = estimate_total(lowered, core.isa)
+        return Choice(lowered, plan, cost, cost, plan.arena_size, mode=memory, budget=budget)
+    base = lower_to_c(module, core, kernels, set())
+    if memory == "speed":
+        plan = _plan(base, core)
+        cost = estimate_total(base, core.isa)
+        return Choice(base, plan, cost, cost, plan.arena_size, mode="speed", budget=budget)
+    if memory == "auto":
+        c = band_search(base, core, AUTO_SLACK, budget)
+        if budget is None or c.arena <= budget:
+            c.mode = "auto"
+            return c
+        c = band_search(base, core, None, budget)
+        if c.arena <= budget:
+            c.mode = "auto"
+            return c
+    smallest = band_search(base, core, None)
+    ram = lower_to_c(module, core, kernels, None)
+    ram_plan = _plan(ram, core)
+    if ram_plan.arena_size < smallest.arena:
+        n = sum(1 for op in ram.func.body if getattr(op, "library", "") == "edgecc"
+                and getattr(op, "mac_kind", None))
+        smallest = Choice(ram, ram_plan, estimate_total(ram, core.isa), smallest.speed_instructions,
+                          smallest.speed_arena, [], budget=budget, portable_layers=n)
+    smallest.mode = memory
+    return smallest
+
+
+__all__ = ["AUTO_SLACK", "Choice", "MEMORY", "band_search", "choose", "estimate", "estimate_total", "with_groups"]
