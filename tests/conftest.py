@@ -20,6 +20,12 @@ import pytest
 RUN_RE = re.compile(r"^\s*//\s*RUN:\s*(.*)$")
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MODELS = REPO.parent / "shared" / "models" / "mlperf_tiny"
+SHARED_CMSIS_NN = REPO.parent / "shared" / "third_party" / "CMSIS-NN"
+
+# CMSIS-NN for the C tests (host verify, cross builds, the emulator): a checkout beside the clone
+# unless EDGECC_CMSIS_NN names one
+if not os.environ.get("EDGECC_CMSIS_NN") and (SHARED_CMSIS_NN / "Include").is_dir():
+    os.environ["EDGECC_CMSIS_NN"] = str(SHARED_CMSIS_NN)
 
 
 def run_lines(path: Path) -> list[str]:

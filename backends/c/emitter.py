@@ -242,8 +242,10 @@ class Emitter:
             note = " in place" if self.plan.reuses(op) is not None else ""
             comment = f"/* {i}: {op.name}{(' ' + _comment_safe(loc)) if loc else ''} ({shapes} -> {outs}){note} */"
             lines.append("    " + comment)
+            lines.append(f"    EDGECC_PROFILE_BEGIN({i});")  # no-ops unless built with -DEDGECC_PROFILE
             for stmt in op.emit(self):
                 lines.append("    " + stmt)
+            lines.append(f"    EDGECC_PROFILE_END({i});")
         self._current = None
         return lines
 

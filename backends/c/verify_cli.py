@@ -11,6 +11,10 @@ interpreter (float: within ``--rtol`` of each output's largest magnitude;
 integer: exactly) and, for quantized models, with TFLite Micro running the
 .tflite edgecc emits for the same module. Prints a pass/fail table; exits 1
 when anything differs.
+
+With ``--emulate`` the C is cross-compiled for the Cortex-M core instead and runs on
+its QEMU machine (``edgecc.backends.c.emulate``); the same comparisons apply, and the
+instructions of one model run are printed.
 """
 
 from __future__ import annotations
@@ -76,8 +80,9 @@ def _fmt(x: float) -> str:
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
               help="Keep the generated project and the build in this folder.")
 @click.option("--no-tflm", is_flag=True, help="Do not compare quantized models with TFLite Micro.")
+@click.option("--emulate", is_flag=True, help="Cross-compile for the Cortex-M core and run it on QEMU.")
 def verify_command(model, target, n_inputs, inputs_file, seed, quantize, calib, io, input_shape, memory, rtol,
-                   sanitize, keep, no_tflm):
+                   sanitize, keep, no_tflm, emulate):
     """Build MODEL's generated C for TARGET on this machine and compare it with the reference."""
     import os
 
@@ -85,6 +90,12 @@ def verify_command(model, target, n_inputs, inputs_file, seed, quantize, calib, 
     from edgecc.targets import core as get_core
 
     core = get_core(target)
+    if emulate:
+        from edgecc.backends.c.emulate import machine_for
+
+        machine_for(core)  # a core QEMU emulates, before the model is imported
+        if sanitize:
+            raise EdgeccError("--sanitize applies to host builds, not to --emulate")
     module, scheme = _load(model, quantize, calib, io, input_shape)
     kernels = None
     note = ""
@@ -108,12 +119,16 @@ def verify_command(model, target, n_inputs, inputs_file, seed, quantize, calib, 
         workdir = keep
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="edgecc-verify-") as tmp:
-        wd = workdir or Path(tmp)
-        r = verify(module, target=core, samples=samples, rtol=rtol, sanitize=sanitize, workdir=wd,
-                   kernels=kernels, memory=memory)
-        got = run_testbench(wd / "model_testbench", module, samples)
     names = [v.name_hint or f"output{i}" for i, v in enumerate(module.func.outputs)]
+    if emulate:
+        r, got, where, per_run = _emulated(module, core, samples, names, rtol, workdir, kernels, memory)
+    else:
+        with tempfile.TemporaryDirectory(prefix="edgecc-verify-") as tmp:
+            wd = workdir or Path(tmp)
+            r = verify(module, target=core, samples=samples, rtol=rtol, sanitize=sanitize, workdir=wd,
+                       kernels=kernels, memory=memory)
+            got = run_testbench(wd / "model_testbench", module, samples)
+        where, per_run = "", ""
     tflm_checks, tflm_note = None, ""
     quantized = scheme != "none"
     if quantized and not no_tflm:
@@ -121,8 +136,8 @@ def verify_command(model, target, n_inputs, inputs_file, seed, quantize, calib, 
         if want is not None:
             tflm_checks = compare(got, [[o.reshape(v.type.shape) for o, v in zip(row, module.func.outputs)]
                                         for row in want], names, rtol)
-    click.echo(f"{model.name} on {core.name} ({r.kernels} kernels, arena {r.arena_bytes:,} B), "
-               f"{r.samples} samples" + (f"; {note}" if note else ""))
+    click.echo(f"{model.name} on {core.name}{where} ({r.kernels} kernels, arena {r.arena_bytes:,} B), "
+               f"{r.samples} samples{per_run}" + (f"; {note}" if note else ""))
     header = f"{'output':<24} {'dtype':<8} {'elements':>9} {'max diff':>10} {'mismatch':>9}  reference  TFLM"
     click.echo(header)
     click.echo("-" * len(header))
@@ -140,6 +155,18 @@ def verify_command(model, target, n_inputs, inputs_file, seed, quantize, calib, 
         click.echo(f"project and build kept in {keep}/")
     if not ok:
         raise EdgeccError(f"the generated C for {core.name} does not match the reference")
+
+
+def _emulated(module, core, samples, names, rtol, workdir, kernels, memory):
+    """Run on the core's QEMU machine; returns (a VerifyResult, the outputs, two notes for the header)."""
+    from edgecc.backends.c.emulate import emulate
+    from edgecc.backends.c.verify import VerifyResult, compare, reference_outputs
+
+    e = emulate(module, core, samples=samples, workdir=workdir, kernels=kernels, memory=memory, profile=False)
+    checks = compare(e.outputs, reference_outputs(module, samples), names, rtol)
+    r = VerifyResult(all(c.passed for c in checks), len(samples), core.name, ",".join(e.report["libraries"]),
+                     e.report["arena_bytes"], checks, e.workdir)
+    return r, e.outputs, f", emulated on QEMU {e.machine}", f", {e.run_instructions:,} instructions per run"
 
 
 __all__ = ["verify_command"]

@@ -11,6 +11,11 @@
   prints the first-call compile time (import + lowering + Numba compile or
   cache load) separately, then batch-1 latency median / p90 / p99 over N runs
   on random input.
+
+``edgecc bench MODEL -t CORE [--memory M] [--json]``
+  with a Cortex-M core, runs the generated C on the core's emulated machine
+  (QEMU) instead and prints the instructions of one run per layer and in
+  total, with the arena size (``edgecc.backends.c.emulate.bench``).
 """
 
 from __future__ import annotations
@@ -104,17 +109,61 @@ def run_command(model: Path, inputs: tuple[Path, ...], output: Path | None, dequ
     click.echo(f"wrote {output}")
 
 
-@click.command("bench", context_settings={"help_option_names": ["-h", "--help"]})
+def _bench_emulated(model: Path, target: str, inputs: tuple[Path, ...], memory: str, kernels: str | None,
+                    quantize: str, calib, io: str, input_shape: tuple[str, ...], seed: int,
+                    as_json: bool) -> None:
+    import json
+
+    from edgecc.backends.c.emulate import emulate, machine_for
+    from edgecc.backends.c.emulate.bench import read_samples, summary, table
+    from edgecc.backends.c.verify_cli import _load
+
+    machine_for(target)  # fail before importing the model
+    module, _ = _load(model, quantize, calib, io, input_shape)
+    result = emulate(module, target, memory=memory, kernels=kernels, samples=read_samples(module, inputs),
+                     seed=seed)
+    s = summary(result, model.name)
+    click.echo(json.dumps(s, indent=2, sort_keys=True) if as_json else table(s))
+
+
+@click.command("bench", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-n", "--runs", default=100, show_default=True, type=click.IntRange(1), help="timed runs")
-@click.option("--warmup", default=10, show_default=True, type=click.IntRange(0), help="untimed runs first")
+@click.option("-t", "--target", default="host", show_default=True,
+              help="host: Numba latency; a Cortex-M core: instructions per layer on its emulated machine")
+@click.option("-n", "--runs", default=100, show_default=True, type=click.IntRange(1),
+              help="timed runs (host)")
+@click.option("--warmup", default=10, show_default=True, type=click.IntRange(0),
+              help="untimed runs first (host)")
 @click.option("--input", "-i", "inputs", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="input data (default: random)")
-def bench_command(model: Path, runs: int, warmup: int, inputs: tuple[Path, ...]) -> None:
-    """Latency of MODEL on the host (Numba backend, one thread, batch of the model)."""
+@click.option("--memory", default="auto", show_default=True, type=click.Choice(("auto", "ram", "speed")),
+              help="RAM/speed trade-off on CMSIS-NN targets (emulated).")
+@click.option("--kernels", type=click.Choice(("portable",)),
+              help="edgecc's kernels even on Cortex-M (emulated).")
+@click.option("--quantize", default="auto", show_default=True, type=click.Choice(("auto", "none", "int8")),
+              help="As for the main command (emulated).")
+@click.option("--calib", type=click.Path(exists=True, path_type=Path), metavar="DATA",
+              help="Calibration inputs (FILE.npz or DIR of <input>.npy) (emulated).")
+@click.option("--io", default="int", show_default=True, type=click.Choice(("int", "float")),
+              help="Interface of quantized models (emulated).")
+@click.option("--input-shape", multiple=True, metavar="NAME=DIMS",
+              help="Fix a dynamic input shape (emulated).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the random input (emulated).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (emulated).")
+def bench_command(model: Path, target: str, runs: int, warmup: int, inputs: tuple[Path, ...], memory: str,
+                  kernels: str | None, quantize: str, calib, io: str, input_shape: tuple[str, ...], seed: int,
+                  as_json: bool) -> None:
+    """Latency of MODEL on the host (Numba backend, one thread, batch of the model), or with
+    -t CORE the instructions per layer of its C build on the emulated Cortex-M."""
     import numpy as np
 
+    if target != "host":
+        _bench_emulated(model, target, inputs, memory, kernels, quantize, calib, io, input_shape, seed,
+                        as_json)
+        return
+    if as_json:
+        raise EdgeccError("--json needs -t CORE (a Cortex-M core run on its emulated machine)")
     t0 = time.perf_counter()
     sess = _session(model)
     first = time.perf_counter() - t0

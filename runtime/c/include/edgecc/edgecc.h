@@ -73,6 +73,20 @@ typedef struct {
 #define EDGECC_ARENA_SECTION
 #endif
 
+/* Per-layer profiling marks, placed by the generated <prefix>_run() around each layer's code.
+ * Empty unless EDGECC_PROFILE is defined; then they call edgecc_profile_begin/end(layer),
+ * which the build defining EDGECC_PROFILE must provide (edgecc's emulator defines them as
+ * never-inlined functions whose entries a QEMU plugin watches to count instructions). */
+#ifdef EDGECC_PROFILE
+void edgecc_profile_begin(int layer);
+void edgecc_profile_end(int layer);
+#define EDGECC_PROFILE_BEGIN(layer) edgecc_profile_begin(layer)
+#define EDGECC_PROFILE_END(layer) edgecc_profile_end(layer)
+#else
+#define EDGECC_PROFILE_BEGIN(layer) ((void)0)
+#define EDGECC_PROFILE_END(layer) ((void)0)
+#endif
+
 #ifdef __cplusplus
 }
 #endif
