@@ -72,8 +72,12 @@ class _CmsisConv(CmsisOp):
             ("activation", (self.attr("act_min"), self.attr("act_max")))])
         call = (f"{self.fn}(&ctx, {p}, {qp}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
                 f"{_dims(e, weight_dims)}, {e.ptr(self.weight)}, {_dims(e, (1, 1, 1, cout))}, "
-                f"{e.ptr(self.bias)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
+                f"{self.bias_arg(e)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
         return _block([_ctx(e, self)] + _check(call))
+
+    def bias_arg(self, e) -> str:
+        """The bias argument of the call (the s16 convolution wraps it in ``cmsis_nn_bias_data``)."""
+        return e.ptr(self.bias)
 
 
 @c.op("arm_convolve_wrapper_s8")
