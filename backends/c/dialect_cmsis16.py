@@ -116,6 +116,15 @@ class ArmDepthwiseConvWrapperS4Op(ArmDepthwiseConvWrapperS8Op):
     fn = "arm_depthwise_conv_wrapper_s4"
 
 
+@c.op("arm_depthwise_conv_s4")
+class ArmDepthwiseConvS4Op(ArmDepthwiseConvWrapperS4Op):
+    """CMSIS-NN's generic arm_depthwise_conv_s4 (plain C, no scratch), called directly on Helium:
+    there the wrapper's optimised kernel did not match CMSIS-NN's own C result (see
+    ``lower_cmsis16``)."""
+
+    fn = "arm_depthwise_conv_s4"
+
+
 @c.op("arm_fully_connected_s4")
 class ArmFullyConnectedS4Op(ArmFullyConnectedS8Op):
     """CMSIS-NN arm_fully_connected_s4 (per-tensor multiplier, packed int4 weights)."""
@@ -156,6 +165,6 @@ class ArmFullyConnectedConvOp(_CmsisConv):
 
 
 __all__ = ["ArmConvolveWrapperS16Op", "ArmConvolveWrapperS4Op", "ArmDepthwiseConvWrapperS16Op",
-           "ArmDepthwiseConvWrapperS4Op", "ArmElementwiseAddS16Op", "ArmElementwiseMulS16Op",
+           "ArmDepthwiseConvS4Op", "ArmDepthwiseConvWrapperS4Op", "ArmElementwiseAddS16Op", "ArmElementwiseMulS16Op",
            "ArmFullyConnectedConvOp", "ArmFullyConnectedS16Op", "ArmFullyConnectedS4Op", "ArmPoolS16Op",
            "ArmSoftmaxS16Op"]

@@ -17,11 +17,17 @@ sources (99f736a):
 * **s16 softmax** forms the reciprocal's index in int32 and converts it to
   int16 without TFLite's saturation: for row sums just below a power of two
   (>= 2^18, reachable from 9 elements per row) it reads 1/(1+0) instead of
-  1/(1+1). ``softmax_s16_exact`` checks every reachable row sum, so CMSIS-NN
-  runs rows of at most 8 elements.
+  1/(1+1); and it stores the final product without TFLite's clamp to 32767,
+  which a one-element row reaches (32768 wraps to -32768).
+  ``softmax_s16_exact`` checks every reachable row sum, so CMSIS-NN runs rows
+  of 2 to 8 elements.
 * **s4** kernels run the int8 arithmetic on nibbles (as TFLM unpacks them):
   identical wherever the int8 kernel is; weights must be constants (packed at
-  compile time, ``edgecc.backends.c.packing``).
+  compile time, ``edgecc.backends.c.packing``). On Helium, the depthwise
+  wrapper's optimised ``arm_depthwise_conv_s4_opt`` gave other results than
+  CMSIS-NN's own C build for the same call (odd channels, QEMU 7.2
+  mps3-an547, GCC 12.2, also at -O0; not checked on hardware), so there the
+  generic ``arm_depthwise_conv_s4`` is called directly.
 
 CMSIS-NN's s4 and s16 dense kernels take one multiplier; per-channel dense
 layers become a 1x1 convolution (``ArmFullyConnectedConvOp``).
@@ -86,7 +92,8 @@ def softmax_s16_exact(row_size: int, exp_lut, recip_lut) -> bool:
     e0 = int(_lookup(exp_lut, np.array([32767]))[0])  # exp(0): the largest term, present in every row
     if e0 < 1 or int(exp_lut.min()) < 0:
         return False
-    sums = np.arange(e0, row_size * e0 + 1, dtype=np.int64)
+    e_min = int(exp_lut.min())  # every other term is an interpolation between LUT entries
+    sums = np.arange(e0 + e_min * (row_size - 1), row_size * e0 + 1, dtype=np.int64)
     headroom = 32 - np.frexp(sums.astype(np.float64))[1]  # clz32
     x = sums << (headroom - 1)
     ref_sym = np.clip(((x + (1 << 13)) >> 14) - 98304, -32768, 32767)
@@ -225,6 +232,8 @@ def conv_s4(op: Operation, L: LoweringContext, depthwise: bool, geometry: dict, 
         if n != 1:
             return False
         scratch, cls = S.depthwise_conv_wrapper_s4(S.DwConv(*geo), L.core.isa), CM.ArmDepthwiseConvWrapperS4Op
+        if L.core.isa == "mve":
+            scratch, cls = 0, CM.ArmDepthwiseConvS4Op
     else:
         if w.type.shape[3] != ic:  # no grouped s4 convolution in CMSIS-NN
             return False
