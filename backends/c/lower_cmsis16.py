@@ -27,7 +27,9 @@ sources (99f736a):
   wrapper's optimised ``arm_depthwise_conv_s4_opt`` gave other results than
   CMSIS-NN's own C build for the same call (odd channels, QEMU 7.2
   mps3-an547, GCC 12.2, also at -O0; not checked on hardware), so there the
-  generic ``arm_depthwise_conv_s4`` is called directly.
+  generic ``arm_depthwise_conv_s4`` is called directly, for even channel
+  counts only: with an odd count its result differs from the reference (found
+  on the host build, 5 channels), and the portable kernel runs.
 
 CMSIS-NN's s4 and s16 dense kernels take one multiplier; per-channel dense
 layers become a 1x1 convolution (``ArmFullyConnectedConvOp``).
@@ -233,6 +235,8 @@ def conv_s4(op: Operation, L: LoweringContext, depthwise: bool, geometry: dict, 
             return False
         scratch, cls = S.depthwise_conv_wrapper_s4(S.DwConv(*geo), L.core.isa), CM.ArmDepthwiseConvWrapperS4Op
         if L.core.isa == "mve":
+            if ic % 2:  # the generic kernel mixes up nibbles for odd channel counts
+                return False
             scratch, cls = 0, CM.ArmDepthwiseConvS4Op
     else:
         if w.type.shape[3] != ic:  # no grouped s4 convolution in CMSIS-NN
