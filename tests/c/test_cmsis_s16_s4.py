@@ -88,7 +88,7 @@ def small_model(ch: int = 5):
     return onnx.helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def quantized(scheme: str, ch: int = 5):
+def quantized(scheme: str, ch: int = 5, per_channel: bool = True):
     import warnings
 
     from edgecc.frontend import import_onnx
@@ -102,7 +102,7 @@ def quantized(scheme: str, ch: int = 5):
     rng = np.random.default_rng(0)
     calib = [[rng.standard_normal(a.type.shape).astype(np.float32) for a in module.func.arguments]
              for _ in range(8)]
-    quantize_module(module, QuantizeConfig(scheme=scheme), calib)
+    quantize_module(module, QuantizeConfig(scheme=scheme, per_channel=per_channel), calib)
     return module
 
 
@@ -110,6 +110,8 @@ def quantized(scheme: str, ch: int = 5):
 def small():
     models = {s: quantized(s) for s in ("int8", "int16x8", "int8-w4")}
     models["int8-w4-even"] = quantized("int8-w4", 6)
+    models["int16x8-per-tensor"] = quantized("int16x8", 6, per_channel=False)
+    models["int8-w4-per-tensor"] = quantized("int8-w4", 6, per_channel=False)
     return models
 
 
@@ -151,6 +153,17 @@ def test_small_int8_w4_on_cmsis_nn_s4(small, model, core, runtime_lib, tmp_path)
         assert "arm_depthwise_conv_s4" in kernels
     else:
         assert "edgecc_depthwise_conv2d_s8" in kernels
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("model", ["int16x8-per-tensor", "int8-w4-per-tensor"])
+def test_small_per_tensor_dense_layers(small, model, core, runtime_lib, tmp_path):
+    """Per-tensor weights: CMSIS-NN's own s16/s4 dense kernels (per-channel ones run as 1x1 convolutions)."""
+    cmsis_nn()
+    r = verify(small[model], target=core, inputs=3, memory="speed", runtime_lib=runtime_lib, workdir=tmp_path)
+    assert r.passed, [vars(c) for c in r.outputs]
+    kernels = build_model(small[model], target=core, memory="speed").report["kernels"]
+    assert kernels["arm_fully_connected_s16" if model.startswith("int16") else "arm_fully_connected_s4"] == 1
 
 
 def test_small_int4_weight_flash_is_half(small):
