@@ -164,7 +164,17 @@ class ArmFullyConnectedConvOp(_CmsisConv):
         return _block([_ctx(e, self)] + _check(call))
 
 
-__all__ = ["ArmConvolveWrapperS16Op", "ArmConvolveWrapperS4Op", "ArmDepthwiseConvWrapperS16Op",
-           "ArmDepthwiseConvS4Op", "ArmDepthwiseConvWrapperS4Op", "ArmElementwiseAddS16Op", "ArmElementwiseMulS16Op",
-           "ArmFullyConnectedConvOp", "ArmFullyConnectedS16Op", "ArmFullyConnectedS4Op", "ArmPoolS16Op",
-           "ArmSoftmaxS16Op"]
+__all__ = [
+    "ArmConvolveWrapperS4Op",
+    "ArmConvolveWrapperS16Op",
+    "ArmDepthwiseConvS4Op",
+    "ArmDepthwiseConvWrapperS4Op",
+    "ArmDepthwiseConvWrapperS16Op",
+    "ArmElementwiseAddS16Op",
+    "ArmElementwiseMulS16Op",
+    "ArmFullyConnectedConvOp",
+    "ArmFullyConnectedS4Op",
+    "ArmFullyConnectedS16Op",
+    "ArmPoolS16Op",
+    "ArmSoftmaxS16Op",
+]

@@ -266,5 +266,15 @@ def fully_connected_s4(op: Operation, L: LoweringContext, params: dict) -> bool:
     return True
 
 
-__all__ = ["conv_s16", "conv_s4", "elementwise_s16", "exact_s16", "fully_connected_s16", "fully_connected_s4",
-           "int4_weights", "pool_s16", "softmax_s16", "softmax_s16_exact"]
+__all__ = [
+    "conv_s4",
+    "conv_s16",
+    "elementwise_s16",
+    "exact_s16",
+    "fully_connected_s4",
+    "fully_connected_s16",
+    "int4_weights",
+    "pool_s16",
+    "softmax_s16",
+    "softmax_s16_exact",
+]

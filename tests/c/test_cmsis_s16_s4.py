@@ -184,8 +184,8 @@ def test_portable_kernels_keep_one_byte_int4(small):
 # ------------------------------------------------------------------ the bundled example
 @pytest.fixture(scope="module")
 def example():
-    from edgecc.backends.c.verify_cli import _load
     import edgecc.examples as ex
+    from edgecc.backends.c.verify_cli import _load
 
     calib = Path(ex.__file__).parent / "kws_calib.npz"
     return {q: _load(Path(ex.path()), q, calib, "int", ())[0] for q in ("int8", "int16x8", "int8-w4")}
