@@ -27,9 +27,10 @@ sources (99f736a):
   wrapper's optimised ``arm_depthwise_conv_s4_opt`` gave other results than
   CMSIS-NN's own C build for the same call (odd channels, QEMU 7.2
   mps3-an547, GCC 12.2, also at -O0; not checked on hardware), so there the
-  generic ``arm_depthwise_conv_s4`` is called directly, for even channel
-  counts only: with an odd count its result differs from the reference (found
-  on the host build, 5 channels), and the portable kernel runs.
+  generic ``arm_depthwise_conv_s4`` is called directly. That generic kernel
+  (also the wrapper's choice for a depth multiplier above 1 or dilation)
+  differs from the reference for odd input channel counts (host build, any
+  multiplier and dilation): those layers keep the portable kernel.
 
 CMSIS-NN's s4 and s16 dense kernels take one multiplier; per-channel dense
 layers become a 1x1 convolution (``ArmFullyConnectedConvOp``).
@@ -231,12 +232,11 @@ def conv_s4(op: Operation, L: LoweringContext, depthwise: bool, geometry: dict, 
     geo = ((n, ih, iw, ic), tuple(w.type.shape), out, (pt, pl), tuple(geometry["strides"]),
            tuple(geometry["dilations"]))
     if depthwise:
-        if n != 1:
+        generic = L.core.isa == "mve" or geometry["groups"] != 1 or tuple(geometry["dilations"]) != (1, 1)
+        if n != 1 or (generic and ic % 2):  # arm_depthwise_conv_s4 is wrong for odd channel counts
             return False
         scratch, cls = S.depthwise_conv_wrapper_s4(S.DwConv(*geo), L.core.isa), CM.ArmDepthwiseConvWrapperS4Op
         if L.core.isa == "mve":
-            if ic % 2:  # the generic kernel mixes up nibbles for odd channel counts
-                return False
             scratch, cls = 0, CM.ArmDepthwiseConvS4Op
     else:
         if w.type.shape[3] != ic:  # no grouped s4 convolution in CMSIS-NN

@@ -166,6 +166,46 @@ def test_small_per_tensor_dense_layers(small, model, core, runtime_lib, tmp_path
     assert kernels["arm_fully_connected_s16" if model.startswith("int16") else "arm_fully_connected_s4"] == 1
 
 
+def depthwise_model(ch: int, mult: int, dil: int):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(ch * 7 + mult * 3 + dil)
+    oc = ch * mult
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[dil] * 4, kernel_shape=[3, 3], group=ch,
+                            dilations=[dil, dil])
+    graph = helper.make_graph(
+        [node], "dw", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, ch, 9, 7])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array((rng.standard_normal((oc, 1, 3, 3)) * 0.3).astype(np.float32), "w"),
+         numpy_helper.from_array((rng.standard_normal(oc) * 0.1).astype(np.float32), "b")])
+    return onnx.helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("ch, mult, dil", [(3, 1, 1), (3, 1, 2), (3, 2, 1), (4, 1, 2), (4, 2, 1), (6, 2, 2)])
+def test_int4_depthwise_geometries(ch, mult, dil, runtime_lib, tmp_path):
+    """CMSIS-NN's generic s4 depthwise (multiplier > 1, dilation, Helium) is wrong for odd channel
+    counts: those stay portable, the rest run on CMSIS-NN, all bit-exact."""
+    import warnings
+
+    from edgecc.frontend import import_onnx
+    from edgecc.quant.ptq import QuantizeConfig, quantize_module
+
+    cmsis_nn()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = import_onnx(depthwise_model(ch, mult, dil))
+    rng = np.random.default_rng(0)
+    quantize_module(module, QuantizeConfig(scheme="int8-w4"),
+                    [[rng.standard_normal((1, ch, 9, 7)).astype(np.float32)] for _ in range(4)])
+    for core in CORES:
+        r = verify(module, target=core, inputs=3, memory="speed", runtime_lib=runtime_lib, workdir=tmp_path / core)
+        assert r.passed, (core, [vars(c) for c in r.outputs])
+        kernels = build_model(module, target=core, memory="speed").report["kernels"]
+        generic = core == "cortex-m55" or mult != 1 or dil != 1
+        assert any(k.startswith("arm_depthwise_conv") for k in kernels) == (not (generic and ch % 2)), kernels
+
+
 def test_small_int4_weight_flash_is_half(small):
     int4 = int4_counts(small["int8-w4"])
     assert len(int4) == 3 and any(n % 2 for n in int4)  # conv 135, depthwise 45, dense 875 weights
