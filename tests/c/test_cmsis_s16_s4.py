@@ -166,44 +166,70 @@ def test_small_per_tensor_dense_layers(small, model, core, runtime_lib, tmp_path
     assert kernels["arm_fully_connected_s16" if model.startswith("int16") else "arm_fully_connected_s4"] == 1
 
 
-def depthwise_model(ch: int, mult: int, dil: int):
+def conv_model(ch: int, oc: int, k=(3, 3), stride=1, dil=1, group=1, hw=(9, 7)):
+    """One Conv node ("same"-style padding for odd kernels)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    rng = np.random.default_rng(ch * 7 + mult * 3 + dil)
-    oc = ch * mult
-    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[dil] * 4, kernel_shape=[3, 3], group=ch,
-                            dilations=[dil, dil])
+    rng = np.random.default_rng(ch * 7 + oc * 3 + dil + 11 * stride)
+    pads = [dil * (k[0] // 2), dil * (k[1] // 2)] * 2
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=pads, kernel_shape=list(k), group=group,
+                            dilations=[dil, dil], strides=[stride, stride])
     graph = helper.make_graph(
-        [node], "dw", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, ch, 9, 7])],
+        [node], "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, ch, *hw])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array((rng.standard_normal((oc, 1, 3, 3)) * 0.3).astype(np.float32), "w"),
+        [numpy_helper.from_array((rng.standard_normal((oc, ch // group, *k)) * 0.3).astype(np.float32), "w"),
          numpy_helper.from_array((rng.standard_normal(oc) * 0.1).astype(np.float32), "b")])
     return onnx.helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def quantized_onnx(model, scheme: str):
+    import warnings
+
+    from edgecc.frontend import import_onnx
+    from edgecc.quant.ptq import QuantizeConfig, quantize_module
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = import_onnx(model)
+    rng = np.random.default_rng(0)
+    quantize_module(module, QuantizeConfig(scheme=scheme),
+                    [[rng.standard_normal(a.type.shape).astype(np.float32) for a in module.func.arguments]
+                     for _ in range(4)])
+    return module
 
 
 @pytest.mark.parametrize("ch, mult, dil", [(3, 1, 1), (3, 1, 2), (3, 2, 1), (4, 1, 2), (4, 2, 1), (6, 2, 2)])
 def test_int4_depthwise_geometries(ch, mult, dil, runtime_lib, tmp_path):
     """CMSIS-NN's generic s4 depthwise (multiplier > 1, dilation, Helium) is wrong for odd channel
     counts: those stay portable, the rest run on CMSIS-NN, all bit-exact."""
-    import warnings
-
-    from edgecc.frontend import import_onnx
-    from edgecc.quant.ptq import QuantizeConfig, quantize_module
-
     cmsis_nn()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        module = import_onnx(depthwise_model(ch, mult, dil))
-    rng = np.random.default_rng(0)
-    quantize_module(module, QuantizeConfig(scheme="int8-w4"),
-                    [[rng.standard_normal((1, ch, 9, 7)).astype(np.float32)] for _ in range(4)])
+    module = quantized_onnx(conv_model(ch, ch * mult, dil=dil, group=ch), "int8-w4")
     for core in CORES:
         r = verify(module, target=core, inputs=3, memory="speed", runtime_lib=runtime_lib, workdir=tmp_path / core)
         assert r.passed, (core, [vars(c) for c in r.outputs])
         kernels = build_model(module, target=core, memory="speed").report["kernels"]
         generic = core == "cortex-m55" or mult != 1 or dil != 1
         assert any(k.startswith("arm_depthwise_conv") for k in kernels) == (not (generic and ch % 2)), kernels
+
+
+CONV_GEOMETRIES = {  # the CMSIS-NN wrappers' kernel choices: 1x1 (fast, strided), 1xN, im2col (odd/even)
+    "1x1": dict(ch=8, oc=6, k=(1, 1)), "1x1-stride2": dict(ch=4, oc=5, k=(1, 1), stride=2),
+    "1xN": dict(ch=4, oc=6, k=(1, 3), hw=(1, 9)), "3x3-odd": dict(ch=3, oc=5),
+    "3x3-even": dict(ch=4, oc=4, stride=2), "dilated": dict(ch=4, oc=3, dil=2),
+    "dw-mult2": dict(ch=4, oc=8, group=4), "dw-dilated": dict(ch=6, oc=6, group=6, dil=2)}
+
+
+@pytest.mark.parametrize("scheme", ["int16x8", "int8-w4"])
+@pytest.mark.parametrize("geometry", sorted(CONV_GEOMETRIES))
+def test_conv_geometries_on_cmsis_nn(scheme, geometry, runtime_lib, tmp_path):
+    cmsis_nn()
+    module = quantized_onnx(conv_model(**CONV_GEOMETRIES[geometry]), scheme)
+    for core in CORES:
+        r = verify(module, target=core, inputs=3, memory="speed", runtime_lib=runtime_lib, workdir=tmp_path / core)
+        assert r.passed, (core, [vars(c) for c in r.outputs])
+        kernels = build_model(module, target=core, memory="speed").report["kernels"]
+        assert any(k.startswith("arm_") for k in kernels), kernels
 
 
 def test_small_int4_weight_flash_is_half(small):
