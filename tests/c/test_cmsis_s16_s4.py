@@ -279,3 +279,11 @@ def test_example_int4_weight_flash_is_half(example):
     int4 = int4_counts(example["int8-w4"])
     assert sorted(packed_counts(w4m)) == sorted(int4) and len(int4) == 10
     assert w4m.report["weights_bytes"] == w8["weights_bytes"] - sum(n - math.ceil(n / 2) for n in int4)
+
+
+@pytest.mark.parametrize("model", ["int16x8", "int8-w4-even"])
+def test_small_models_under_sanitizers(small, model, tmp_path):
+    """The planned scratch is enough for CMSIS-NN's C build (AddressSanitizer)."""
+    cmsis_nn()
+    r = verify(small[model], target="cortex-m55", inputs=2, memory="speed", sanitize=True, workdir=tmp_path)
+    assert r.passed
