@@ -144,5 +144,80 @@ def kernel_sums(weights, bias, input_offset: int, filter_offset: int = 0) -> lis
     return [int(v) for v in wrapped]
 
 
-__all__ = ["Conv", "DwConv", "avgpool_s8", "convolve_wrapper_s8", "depthwise_conv_wrapper_s8",
-           "fully_connected_s8", "kernel_sums"]
+# ---------------------------------------------------------------- int16x8 (``_s16``)
+def convolve_wrapper_s16(g: Conv, isa: str) -> int:
+    """``arm_convolve_wrapper_s16_get_buffer_size``: always the im2col kernel (never 0: it
+    rejects a NULL buffer), four Helium rows of whole 8-lane vectors, else two columns."""
+    cols = g.filter[2] * g.filter[1] * g.input[3]
+    if isa == "mve":
+        return 4 * ((cols + 7) // 8) * 8 * 2
+    return 2 * cols * 2
+
+
+def _use_fast_dw_s16(g: DwConv, ch_mult: int) -> bool:
+    return ch_mult == 1 and g.dilation == (1, 1) and g.filter[1] * g.filter[2] < 512
+
+
+def depthwise_conv_wrapper_s16(g: DwConv, isa: str) -> int:
+    """``arm_depthwise_conv_wrapper_s16_get_buffer_size``: the fast kernel's im2col (DSP/Helium;
+    +8 for Helium's over-read), none for the generic kernel or without DSP."""
+    ch_mult = g.output[3] // max(g.input[3], 1)
+    if not _use_fast_dw_s16(g, ch_mult) or isa == "none":
+        return 0
+    k = g.input[3] * g.filter[1] * g.filter[2] * 2
+    return 4 * k + 8 if isa == "mve" else k
+
+
+def fully_connected_s16(out_features: int, isa: str) -> int:
+    """``arm_fully_connected_s16_get_buffer_size``: no scratch on any ISA."""
+    return 0
+
+
+def avgpool_s16(out_w: int, channels: int, isa: str) -> int:
+    """``arm_avgpool_s16_get_buffer_size``: an int32 row of sums on DSP cores."""
+    return channels * 4 if isa == "dsp" else 0
+
+
+# ---------------------------------------------------------------- int4 weights (``_s4``)
+def convolve_wrapper_s4(g: Conv, isa: str) -> int:
+    """``arm_convolve_wrapper_s4_get_buffer_size``: 1x1 needs none; Helium's 1xN kernel needs
+    none unless its padding split fails; otherwise the im2col of the s4 kernels."""
+    cols = g.filter[2] * g.filter[1] * g.input[3]
+    if _is_1x1(g):
+        return 0
+    if isa == "mve":
+        if _is_1xn(g) and _1xn_split_ok(g):
+            return 0
+        return 4 * ((cols + 15) // 16) * 16
+    return 2 * cols * 2
+
+
+def _1xn_split_ok(g: Conv) -> bool:
+    input_x, pad_x, kernel_x = g.input[2], g.pad[1], g.filter[2]
+    output_x, stride_x = g.output[2], g.stride[1]
+    asym = ((output_x - 1) * stride_x + kernel_x - input_x) % 2
+    right = max(1, (pad_x + asym + stride_x - 1) // stride_x) if pad_x + asym != 0 else 0
+    left = max(1, (pad_x + stride_x - 1) // stride_x) if pad_x != 0 else 0
+    return right + max(output_x - (right + left), 0) + left == output_x
+
+
+def depthwise_conv_wrapper_s4(g: DwConv, isa: str) -> int:
+    """``arm_depthwise_conv_wrapper_s4_get_buffer_size``: the optimised kernel's buffer (the s8
+    rule of the Helium or DSP variant; the plain-C build takes the DSP figure too)."""
+    if not (g.input[3] == g.output[3] and g.input[0] == 1 and g.dilation == (1, 1)):
+        return 0
+    kh, kw = g.filter[1], g.filter[2]
+    if isa == "mve":
+        return 4 * CH_IN_BLOCK_MVE * kw * kh
+    return g.input[3] * kw * kh * 2
+
+
+def fully_connected_s4(out_features: int, isa: str) -> int:
+    """``arm_fully_connected_s4``: no scratch (it ignores ``ctx``)."""
+    return 0
+
+
+__all__ = ["Conv", "DwConv", "avgpool_s16", "avgpool_s8", "convolve_wrapper_s16", "convolve_wrapper_s4",
+           "convolve_wrapper_s8", "depthwise_conv_wrapper_s16", "depthwise_conv_wrapper_s4",
+           "depthwise_conv_wrapper_s8", "fully_connected_s16", "fully_connected_s4", "fully_connected_s8",
+           "kernel_sums"]

@@ -80,7 +80,7 @@ class _CmsisConv(CmsisOp):
         p, qp, wd, bd = self.conv_parts(e, extra, weight_dims, cout)
         call = (f"{self.fn}(&ctx, {p}, {qp}, {_dims(e, self.input.type.shape)}, {e.ptr(self.input)}, "
                 f"{wd}, {e.ptr(self.weight)}, {bd}, "
-                f"{e.ptr(self.bias)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
+                f"{self.bias_arg(e)}, {_dims(e, self.output.type.shape)}, {e.ptr(self.output)})")
         return _block([_ctx(e, self)] + _check(call))
 
     def band_call(self, e, in_ptr: str, in_h: str, pad_top: str, out_ptr: str, out_h: str, ctx_ptr: str,
@@ -90,12 +90,17 @@ class _CmsisConv(CmsisOp):
         p, qp, wd, bd = self.conv_parts(e, *self.call_shape())
         _, _, iw, ic = self.input.type.shape
         _, _, ow, oc = self.output.type.shape
-        call = (f"{self.fn}(&ctx, &bp, {qp}, &bi, (const int8_t *){in_ptr}, {wd}, {e.ptr(self.weight)}, {bd}, "
-                f"{e.ptr(self.bias)}, &bo, (int8_t *){out_ptr})")
+        it, ot = e.ctype(self.input), e.ctype(self.output)
+        call = (f"{self.fn}(&ctx, &bp, {qp}, &bi, (const {it} *){in_ptr}, {wd}, {e.ptr(self.weight)}, {bd}, "
+                f"{self.bias_arg(e)}, &bo, ({ot} *){out_ptr})")
         return [f"{self.params_type} bp = *{p};", f"bp.padding.h = {pad_top};",
                 f"const cmsis_nn_dims bi = {{1, {in_h}, {iw}, {ic}}};",
                 f"const cmsis_nn_dims bo = {{1, {out_h}, {ow}, {oc}}};",
                 f"cmsis_nn_context ctx = {{{ctx_ptr}, {int(self.attr('scratch', 0) or 0)}}};"] + _check(call)
+
+    def bias_arg(self, e) -> str:
+        """The bias argument of the call (the s16 convolution wraps it in ``cmsis_nn_bias_data``)."""
+        return e.ptr(self.bias)
 
 
 @c.op("arm_convolve_wrapper_s8")
@@ -194,8 +199,9 @@ class _CmsisElementwise(CmsisOp):
         """The call on output rows: the chained operand at ``in_ptr``, the residual at ``side_ptr``."""
         row = self.output.type.num_elements // max(self.output.type.shape[1], 1)
         lhs, rhs = (side_ptr, in_ptr) if side_lhs else (in_ptr, side_ptr)
+        t = e.ctype(self.output)
         return [f"(void)({in_h}); (void)({pad_top});"] + _check(self.call(
-            f"(const int8_t *){lhs}", f"(const int8_t *){rhs}", f"(int8_t *){out_ptr}", f"({out_h}) * {row}"))
+            f"(const {t} *){lhs}", f"(const {t} *){rhs}", f"({t} *){out_ptr}", f"({out_h}) * {row}"))
 
 
 @c.op("arm_elementwise_add_s8")
@@ -263,8 +269,9 @@ class ArmPoolS8Op(CmsisOp):
         kh, kw = self.attr("kernel")
         _, _, iw, ch = self.input.type.shape
         _, _, ow, _ = self.output.type.shape
-        call = (f"{self.kernel_name()}(&ctx, &bp, &bi, (const int8_t *){in_ptr}, {_dims(e, (1, kh, kw, 1))}, "
-                f"&bo, (int8_t *){out_ptr})")
+        t = e.ctype(self.output)
+        call = (f"{self.kernel_name()}(&ctx, &bp, &bi, (const {t} *){in_ptr}, {_dims(e, (1, kh, kw, 1))}, "
+                f"&bo, ({t} *){out_ptr})")
         return [f"cmsis_nn_pool_params bp = *{self._params(e)};", f"bp.padding.h = {pad_top};",
                 f"const cmsis_nn_dims bi = {{1, {in_h}, {iw}, {ch}}};",
                 f"const cmsis_nn_dims bo = {{1, {out_h}, {ow}, {ch}}};",

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgecc.analysis.memory import MemoryPlan
+from edgecc.backends.c.packing import stored_array
 from edgecc.ir.core import Module, Operation, Value
 from edgecc.ir.types import QuantizedType
 
@@ -123,7 +124,7 @@ class Emitter:
         self._n_params = 0
         self._tables: dict[tuple, str] = {}
         self._params: dict[tuple, str] = {}
-        self.weights: dict[str, Weight] = {}  # digest -> weight
+        self.weights: dict[object, Weight] = {}  # digest (, packing) -> weight
         self.weight_of: dict[Value, Weight] = {}
         self._current: Operation | None = None
 
@@ -152,12 +153,14 @@ class Emitter:
         w = self.weight_of.get(v)
         if w is not None:
             return w
-        dense = self._constant(v).attr("value")
-        w = self.weights.get(dense.digest)
+        const = self._constant(v)
+        dense = const.attr("value")
+        arr, pack = stored_array(const, dense.array)
+        key = dense.digest if pack is None else (dense.digest, pack)
+        w = self.weights.get(key)
         if w is None:
             kind = storage_kind(v)
             ctype = CTYPES[kind]
-            arr = dense.array
             if kind == "i1":
                 arr = arr.astype(np.uint8)
             vals = c_floats(arr) if ctype == "float" else c_ints(arr, ctype)
@@ -166,8 +169,8 @@ class Emitter:
             nbytes = n * np.dtype(np.float32 if ctype == "float" else arr.dtype).itemsize
             label = v.name_hint or (v.defining_op().loc.name if v.defining_op().loc else "") or ""
             w = Weight(sym, ctype, n, nbytes, wrap(vals or ["0"]),
-                       f"{label} {v.type}".strip())
-            self.weights[dense.digest] = w
+                       f"{label} {v.type}{f' (packed {pack})' if pack else ''}".strip())
+            self.weights[key] = w
         self.weight_of[v] = w
         return w
 

@@ -1,8 +1,8 @@
 """Lowering of quantized ``nn`` ops to CMSIS-NN calls (Cortex-M targets).
 
-Each function returns False when CMSIS-NN has no kernel for the case (int4
-weights, batched depthwise, broadcasting ...); the caller then uses edgecc's
-portable integer kernel. Scratch sizes follow ``edgecc.backends.c.cmsis_sizes``
+Each function returns False when CMSIS-NN has no kernel for the case (batched
+depthwise, broadcasting ...); the caller then uses edgecc's portable integer
+kernel. int4 weights and int16 activations go to ``lower_cmsis16``. Scratch sizes follow ``edgecc.backends.c.cmsis_sizes``
 for the target core's ISA.
 """
 
@@ -31,7 +31,9 @@ def _bias(op: Operation, L: LoweringContext, channels: int) -> Value:
 def conv(op: Operation, L: LoweringContext, depthwise: bool, geometry: dict, params: dict) -> bool:
     x, w = op.operands[0], op.operands[1]
     if not _int8_weights(w):
-        return False
+        from edgecc.backends.c.lower_cmsis16 import conv_s4
+
+        return conv_s4(op, L, depthwise, geometry, params)
     n, ih, iw, ic = x.type.shape
     out = op.results[0].type.shape
     pt, pl, _, _ = geometry["pads"]
@@ -56,7 +58,9 @@ def conv(op: Operation, L: LoweringContext, depthwise: bool, geometry: dict, par
 def fully_connected(op: Operation, L: LoweringContext, params: dict) -> bool:
     x, w = op.operands[0], op.operands[1]
     if not _int8_weights(w):
-        return False
+        from edgecc.backends.c.lower_cmsis16 import fully_connected_s4
+
+        return fully_connected_s4(op, L, params)
     n = w.type.shape[0]
     bias = _bias(op, L, n)
     sums: tuple[int, ...] = ()

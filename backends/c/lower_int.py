@@ -185,6 +185,11 @@ def _conv(op, L):
     dw = op.name == "nn.depthwise_conv2d"
     geometry = _conv_geometry(op)
     if bits == 16:
+        if L.kernels == "cmsis-nn":
+            from edgecc.backends.c.lower_cmsis16 import conv_s16
+
+            if conv_s16(op, L, dw, geometry, params):
+                return
         L.replace(op, CI.DepthwiseConv2DS8Op if dw else CI.Conv2DS8Op, op.operands, **geometry, **params)
         return
     if L.kernels == "cmsis-nn" and not L.use_ram(op):
@@ -277,6 +282,11 @@ def _fc(op, L):
 
         if cmsis_fc(op, L, params):
             return
+    if L.kernels == "cmsis-nn" and bits == 16:
+        from edgecc.backends.c.lower_cmsis16 import fully_connected_s16
+
+        if fully_connected_s16(op, L, params):
+            return
     L.replace(op, CI.FullyConnectedS8Op, op.operands, **params)
 
 
@@ -334,6 +344,11 @@ def _qbinary(op, L):
         from edgecc.backends.c.lower_cmsis import elementwise as cmsis_elementwise
 
         if cmsis_elementwise(op, L, attrs):
+            return
+    if L.kernels == "cmsis-nn" and same_shape and kind in ("add", "mul") and bits == 16:
+        from edgecc.backends.c.lower_cmsis16 import elementwise_s16
+
+        if elementwise_s16(op, L, attrs):
             return
     L.replace(op, CI.BinaryS8Op, op.operands, **_binary_geometry(op), **attrs)
 
@@ -442,6 +457,12 @@ def _softmax16(op, L, inp: QParams, out: QParams) -> None:
     exp_lut, recip_lut = softmax_int16_luts()
     shape = op.operands[0].type.shape
     axis = op.norm_axis
+    if L.kernels == "cmsis-nn" and axis == len(shape) - 1:
+        from edgecc.backends.c.lower_cmsis16 import softmax_s16
+
+        rows = int(np.prod(shape[:axis], dtype=np.int64))
+        if softmax_s16(op, L, rows, shape[axis], int(mult), int(shift), exp_lut, recip_lut):
+            return
     L.replace(op, CI.SoftmaxS16Op, op.operands, outer=int(np.prod(shape[:axis], dtype=np.int64)),
               axis_size=shape[axis], inner=int(np.prod(shape[axis + 1:], dtype=np.int64)), multiplier=int(mult),
               shift=int(shift), exp_lut=tuple(int(v) for v in exp_lut), recip_lut=tuple(int(v) for v in recip_lut))
@@ -461,6 +482,11 @@ def _pool(op, L):
             from edgecc.backends.c.lower_cmsis import pool as cmsis_pool
 
             if cmsis_pool(op, L, geo, lo, hi):
+                return
+        if L.kernels == "cmsis-nn" and bits == 16:
+            from edgecc.backends.c.lower_cmsis16 import pool_s16
+
+            if pool_s16(op, L, geo, lo, hi):
                 return
         L.replace(op, CI.PoolS8Op, [x], **geo, act_min=lo, act_max=hi)
         return
