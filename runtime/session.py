@@ -169,7 +169,9 @@ class Session:
             if suffix in (".mlir", ".edgeir", ".ir"):
                 from edgecc.ir.text.parser import parse_module
 
-                module = parse_module(path.read_text(encoding="utf-8"), str(path))
+                from edgecc.ir.limits import read_text
+
+                module = parse_module(read_text(path, "IR text"), str(path))
                 module.verify()
                 return module
             raise EdgeccError(f"{path}: unknown model format '{suffix}' (expected .onnx, .tflite or .mlir)")

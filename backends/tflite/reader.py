@@ -267,10 +267,12 @@ def read_tflite(path_or_bytes, *, name: str | None = None) -> Module:
         data, label, file = bytes(path_or_bytes), "<tflite bytes>", None
     else:
         p = Path(path_or_bytes)
+        from edgecc.ir.limits import read_file
+
         try:
-            data = p.read_bytes()
-        except OSError as e:
-            raise TFLiteReadError(f"{p}: cannot read ({e.strerror or e})") from None
+            data = read_file(p, "model")
+        except EdgeccError as e:
+            raise TFLiteReadError(e.message) from None
         label, file = str(p), p.name
         name = name or p.stem
     model = _load_model(data, label)

@@ -100,7 +100,16 @@ def run_command(command: click.Command, argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except EdgeccError as e:
-        click.echo(e.format(), err=True)
+        from edgecc.ir.diagnostics import one_line
+
+        click.echo(one_line(e.format()), err=True)
+        sys.exit(1)
+    except RecursionError:  # nesting deeper than any real input: a user error, not a crash
+        click.echo("error: input nested too deeply (recursion limit reached)", err=True)
+        sys.exit(1)
+    except MemoryError:
+        click.echo("error: out of memory (a declared size beyond this machine; see EDGECC_MAX_TENSOR_BYTES)",
+                   err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

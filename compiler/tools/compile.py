@@ -141,7 +141,9 @@ def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = Tr
     if suffix == ".mlir":
         from edgecc.ir.text.parser import parse_module
 
-        module = parse_module(path.read_text(encoding="utf-8"), str(path))
+        from edgecc.ir.limits import read_text
+
+        module = parse_module(read_text(path, "IR text"), str(path))
         module.verify()
         return module
     if suffix == ".onnx":

@@ -95,10 +95,12 @@ def opt_command(file, passes, output, split_input_file, verify_diagnostics, no_v
     if file == "-":
         text, filename = sys.stdin.read(), "<stdin>"
     else:
+        from edgecc.ir.limits import read_text
+
         path = Path(file)
-        if not path.is_file():
+        if not path.exists():
             raise EdgeccError(f"{file}: no such file")
-        text, filename = path.read_text(encoding="utf-8"), file
+        text, filename = read_text(path, "IR text"), file
     pm_options = dict(print_ir_after_all=print_ir_after_all, print_ir_after=tuple(print_ir_after),
                       print_ir_before=tuple(print_ir_before), timing=pass_timing,
                       ir_dump_dir=ir_dump_dir)
