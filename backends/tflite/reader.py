@@ -84,6 +84,9 @@ def _check(model, data: bytes, label: str) -> None:
         if t.isVariable:
             raise TFLiteReadError(f"{label}: tensor {i} ('{_name(t)}') is a variable (stateful models "
                                   "are not supported)")
+    ins = [int(i) for i in (sg.inputs if sg.inputs is not None else [])]
+    if len(set(ins)) != len(ins):
+        raise TFLiteReadError(f"{label}: subgraph inputs {ins} name a tensor more than once")
     for which, idxs in (("input", sg.inputs), ("output", sg.outputs)):
         for i in idxs if idxs is not None else []:
             if not 0 <= int(i) < ntens:

@@ -35,7 +35,7 @@ from edgecc.ir.attrs import DenseElements
 from edgecc.ir.builder import Builder
 from edgecc.ir.core import Func, Module, Value
 from edgecc.ir.diagnostics import EdgeccError, Location
-from edgecc.ir.limits import MAX_FILE_BYTES, check_regular_file, read_file
+from edgecc.ir.limits import MAX_FILE_BYTES, check_regular_file, check_shape, read_file
 from edgecc.ir.spec import create_op
 from edgecc.conversion.onnx_to_nn.onnx_types import onnx_element, onnx_type_name, sanitize_symbol
 from edgecc.ir.types import TensorType
@@ -294,6 +294,11 @@ class _Importer:
         self.inputs = [i for i in g.input if i.name not in self.init_names]
         self.order = self.check_graph()
         self.check_ops()
+        for t in g.initializer:  # declared sizes, before any of them is decoded
+            try:
+                check_shape(tuple(int(d) for d in t.dims), 8)
+            except EdgeccError as e:
+                raise _fail(self.file, f"initializer '{t.name}': {e.message}") from None
         fixed = self.fix_input_shapes()
         self.types, self.consts = shapes.complete_shapes(self, fixed)
         return self.emit(fixed)
@@ -422,6 +427,10 @@ class _Importer:
                                                          "with input_shapes / --input-shape")
             if any(d <= 0 for d in dims):
                 raise self.input_error(inp.name, f"has a zero-sized dimension ({'x'.join(map(str, dims))})")
+            try:
+                check_shape(tuple(dims), 8)
+            except EdgeccError as e:
+                raise self.input_error(inp.name, f"is too large: {e.message}") from None
             fixed[inp.name] = (int(tt.elem_type), tuple(int(d) for d in dims))
         return fixed
 
@@ -434,7 +443,12 @@ class _Importer:
             if node is not None:
                 raise self.node_error(node, index, msg)
             raise _fail(self.file, msg)
-        return TensorType(shape, elem)
+        try:
+            return TensorType(shape, elem)
+        except EdgeccError as e:
+            if node is not None:
+                raise self.node_error(node, index, f"tensor '{name}': {e.message}") from None
+            raise self.input_error(name, f"({e.message})") from None
 
     def emit(self, fixed) -> Module:
         from onnx import numpy_helper

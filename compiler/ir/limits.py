@@ -93,7 +93,14 @@ def read_file(path: Path | str, what: str = "file") -> bytes:
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
             check_regular_file(p, what)
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+            data = fh.read(st.st_size + 1)  # (not MAX_FILE_BYTES: read() preallocates its size)
+            if len(data) > st.st_size:  # growing while read, or /proc-like files that report size 0
+                chunks = [data]
+                total = len(data)
+                while total <= MAX_FILE_BYTES and (chunk := fh.read(1 << 20)):
+                    chunks.append(chunk)
+                    total += len(chunk)
+                data = b"".join(chunks)
     except OSError as e:
         raise EdgeccError(f"{p.name}: cannot read {what}: {e.strerror or e}") from None
     finally:

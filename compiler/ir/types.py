@@ -121,6 +121,9 @@ class QuantizedType(ElementType):
         for s in self.scales:
             if not s > 0 or s != s or s == float("inf"):
                 raise ValueError(f"quantization scale must be positive and finite, got {s}")
+        for z in self.zero_points:  # kernels hold zero points in the storage type (or int32)
+            if not self.storage.min <= z <= self.storage.max:
+                raise ValueError(f"zero point {z} outside the range of {self.storage}")
 
     @property
     def bits(self) -> int:  # type: ignore[override]

@@ -9,11 +9,7 @@ run leaves OUT untouched.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +18,7 @@ import click
 from edgecc.ir.core import Module
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.passes.registry import DEFAULT_PIPELINE
+from edgecc.tools.outdir import check_output_folder, staged_output
 
 QUANTIZE = ("auto", "none", "int8", "int16x8", "int8-w4", "fp16")
 
@@ -113,24 +110,6 @@ def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
                               "dimensions, e.g. input=1x3x96x96") from None
         shapes[name] = shape
     return shapes
-
-
-@contextmanager
-def staged_output(out: Path):
-    """Yield a temporary folder; on success replace OUT's files with its content."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-        out.mkdir(exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            target = out / item.name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(item, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = True) -> Module:
@@ -237,11 +216,19 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     from edgecc.targets import resolve
 
     emits = tuple(e.strip() for e in emit.split(",") if e.strip())
+    if not emits:
+        raise EdgeccError(f"--emit '{emit}': nothing to emit (choose from {', '.join(EMITTERS)})")
+    if board is not None and not board.strip():
+        raise EdgeccError("--board: empty board name (see --board list)")
     for e in emits:
         if e not in EMITTERS:
             raise EdgeccError(f"--emit: unknown artifact '{e}' (choose from {', '.join(EMITTERS)})")
-    if not prefix.isidentifier():
-        raise EdgeccError(f"--prefix '{prefix}' must be a C identifier")
+    from edgecc.backends.c.generate import check_prefix
+
+    check_prefix(prefix)
+    check_output_folder(out)  # before the (slow) pipeline: a bad OUT fails at once
+    if depfile is not None:
+        check_depfile(depfile)
     core, board_info = resolve(target, board)
     shapes = parse_input_shapes(input_shape)
     module = load_model(model, shapes, optimize=False)
@@ -266,10 +253,25 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         if "c" in emits:  # the generated sources, header first (what build systems list as OUTPUT)
             outputs = [out / f"{prefix}.h", out / f"{prefix}.c", out / f"{prefix}_weights.c"]
         else:
-            outputs = sorted(p for p in out.iterdir() if p.is_file())
+            outputs = sorted(p for p in tmp.written if p.is_file())
         write_depfile(depfile, outputs, [model, calib])
     if not quiet:
         click.echo(summary(module, job))
+
+
+def check_depfile(depfile: Path) -> None:
+    """Refuse a depfile path that cannot be written, before anything else is."""
+    probe = depfile.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if depfile.is_dir():
+        raise EdgeccError(f"--depfile {depfile}: is a folder")
+    if not probe.is_dir():
+        raise EdgeccError(f"--depfile {depfile}: '{probe}' is not a folder")
+    import os
+
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EdgeccError(f"--depfile {depfile}: '{probe}' is not writable")
 
 
 def check_board(module: Module, job: Job, board) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: seconds one in-process CLI call may take
-TIME_LIMIT = 20
+TIME_LIMIT = 10
 #: extra address space a call may map beyond what the process already has
 MEMORY_HEADROOM = 3 << 30
 

@@ -55,7 +55,7 @@ def outcome_problems(case, tool, tmp: Path) -> tuple[list[str], object]:
     before = snapshot(tmp)
     o = run_cli(argv_for(case, tool, tmp, model), cwd=tmp)
     names = list(case.names)
-    if case.argv is None and not case.compile_args:
+    if case.argv is None and case.name_model and not case.compile_args:
         names.append(model.name)
     bad = problems(o, must_name=names, accept_ok=case.accept_ok)
     if o.code != 0 and snapshot(tmp) != before:
