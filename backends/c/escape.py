@@ -55,7 +55,7 @@ def ascii_text(text: str, limit: int = COMMENT_MAX) -> str:
     s = "".join(out)
     if len(s) > limit:
         s = s[: limit - 12] + "...#" + _digest(text)
-    return s
+    return s + " ." if s.endswith("\\") else s  # a final backslash would continue the line
 
 
 def c_comment(text: str, limit: int = COMMENT_MAX) -> str:
@@ -99,8 +99,7 @@ def c_identifier(name: str | None, fallback: str, limit: int = IDENTIFIER_MAX) -
 
 def make_comment(text: str) -> str:
     """TEXT for a Make comment line (``#`` already written): one line, no continuation."""
-    s = ascii_text(text)
-    return s + " ." if s.endswith("\\") else s
+    return ascii_text(text)
 
 
 def make_path(path: str) -> str:

@@ -273,14 +273,17 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     sources = f"${{CMAKE_CURRENT_SOURCE_DIR}}/{P}.c ${{CMAKE_CURRENT_SOURCE_DIR}}/{P}_weights.c"
     files_["CMakeLists.txt"] = T.CMAKE.substitute(
         common, source=cmake_comment(raw_source), sources=sources, testbench_default="OFF",
-        cmsis_comment=("calls CMSIS-NN: configure with -DCMSIS_NN_PATH=<checkout>" if uses_cmsis
+        cmsis_comment=("calls CMSIS-NN: configure with -DCMSIS_NN_PATH=<checkout> (default: the "
+                       "environment variable EDGECC_CMSIS_NN)" if uses_cmsis
                        else "portable kernels only (no CMSIS-NN needed)"),
         cmsis_block=T.CMSIS_BLOCK.replace("@P@", P) if uses_cmsis else "")
     files_[f"{P}.mk"] = T.MAKE.substitute(
         common, source=make_comment(raw_source), make_sources=f"$({PU}_DIR)/{P}.c $({PU}_DIR)/{P}_weights.c",
         cpu_flags=" ".join(core.cflags) or "(none: host or any C99 compiler)",
-        cmsis_include=" -I$(CMSIS_NN_PATH)/Include" if uses_cmsis else "",
-        cmsis_make=("# CMSIS-NN's integer sources (set CMSIS_NN_PATH)\nCMSIS_NN_SRCS ?= $(filter-out "
+        cmsis_include=" -I$(or $(CMSIS_NN_PATH),$(EDGECC_CMSIS_NN))/Include" if uses_cmsis else "",
+        cmsis_srcs=" $(CMSIS_NN_SRCS)" if uses_cmsis else "",
+        cmsis_make=("# CMSIS-NN's integer sources: set CMSIS_NN_PATH (default: the environment variable "
+                    "EDGECC_CMSIS_NN)\nCMSIS_NN_PATH ?= $(EDGECC_CMSIS_NN)\nCMSIS_NN_SRCS ?= $(filter-out "
                     "%_f16.c %_f32.c %_flt.c,$(wildcard $(CMSIS_NN_PATH)/Source/*/*.c))\n" if uses_cmsis else ""))
     if testbench:
         setup = (f"    static uint8_t arena_buffer[{PU}_ARENA_SIZE > 0 ? {PU}_ARENA_SIZE : 1] "
