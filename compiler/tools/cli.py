@@ -25,6 +25,14 @@ class DefaultGroup(click.Group):
     default_command = "compile"
 
     def parse_args(self, ctx, args):
+        for k, a in enumerate(args):  # `--board list` / `help`: the boards, without a model
+            value = args[k + 1] if a == "--board" and k + 1 < len(args) else a.partition("=")[2] \
+                if a.startswith("--board=") else None
+            if value in ("list", "help"):
+                from edgecc.targets import board_table
+
+                click.echo(board_table())
+                ctx.exit(0)
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version",
                                                                       "--cmake-dir"):
             args = [self.default_command, *args]

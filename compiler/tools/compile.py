@@ -39,6 +39,10 @@ class Job:
     #: filled by the C emitter: its report (arena, flash, kernels per layer)
     c_report: dict | None = None
     extra_code_size: bool = False
+    #: the fit check's margin line (with --board)
+    fit: str = ""
+    #: the input resolution came from --input-shape (so a smaller one may be suggested)
+    resizable: bool = False
 
 
 def _emit_ir(module: Module, job: Job, tmp: Path) -> None:
@@ -238,7 +242,8 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         click.echo(f"pipeline: {pm.pipeline_text()}", err=True)
     pm.run(module)
     job = Job(model, core.name, out, pm.pipeline_text(), scheme, prefix, board, emits,
-              dict(arena=arena, memory=memory, kernels=kernels), extra_code_size=code_size)
+              dict(arena=arena, memory=memory, kernels=kernels), extra_code_size=code_size,
+              resizable=bool(shapes))
     with staged_output(out) as tmp:
         done: set = set()
         for e in emits:
@@ -287,7 +292,7 @@ def check_board(module: Module, job: Job, board) -> None:
 
         s = module_stats(module)
         flash, ram = s.param_bytes, s.largest_activation + s.input_bytes + s.output_bytes
-    check_fit(board, flash, ram, quantized=job.quantize != "none")
+    job.fit = check_fit(board, flash, ram, quantized=job.quantize != "none", resizable=job.resizable)
 
 
 def summary(module: Module, job: Job) -> str:
@@ -300,12 +305,12 @@ def summary(module: Module, job: Job) -> str:
             f"{s.total_macs:,} MACs, {s.param_count:,} parameters ({s.param_bytes:,} bytes)"
             f"{', ' + job.quantize if job.quantize != 'none' else ', float'}")
     r = job.c_report
+    fit = f"\n  {job.fit}" if job.fit else ""
     if r is None:
-        return head
+        return head + fit
     kernels = ", ".join(f"{k} {v}" for k, v in sorted(r["kernels"].items(), key=lambda kv: -kv[1]))
-    fit = f"; fits {job.board}" if job.board else ""
-    return (f"{head}\n  arena {r['arena_bytes']:,} B, flash data {r['flash_data_bytes']:,} B{fit}\n"
-            f"  kernels: {kernels}")
+    return (f"{head}\n  arena {r['arena_bytes']:,} B, flash data {r['flash_data_bytes']:,} B\n"
+            f"  kernels: {kernels}{fit}")
 
 
 def _version() -> str:

@@ -66,7 +66,7 @@ def process(text: str, filename: str, passes: str, split: bool, verify_diagnosti
 
 
 @click.command("opt", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-p", "--passes", default="", metavar="PIPELINE",
               help='Pass pipeline, e.g. "canonicalize,cse,dce".')
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
@@ -92,6 +92,8 @@ def opt_command(file, passes, output, split_input_file, verify_diagnostics, no_v
 
         click.echo(describe_passes())
         return
+    if file is None:
+        raise click.UsageError("Missing argument 'FILE' (a .mlir file, or '-' for stdin).")
     if file == "-":
         text, filename = sys.stdin.read(), "<stdin>"
     else:
