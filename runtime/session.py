@@ -204,7 +204,12 @@ class Session:
         return list(self._inputs)
 
     def get_outputs(self) -> list[NodeArg]:
-        return list(self._outputs)
+        """The outputs as ``run`` returns them: float32 for quantized ones with ``dequantize_outputs``."""
+        if not self.dequantize_outputs:
+            return list(self._outputs)
+        import dataclasses
+
+        return [dataclasses.replace(o, type="float32") if o.scales else o for o in self._outputs]
 
     @property
     def host_module(self):

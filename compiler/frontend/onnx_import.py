@@ -418,7 +418,8 @@ class _Importer:
                 if d is None:
                     if k == 0:
                         msg = (f"{self.file}: input '{inp.name}' has a dynamic batch dimension; "
-                               "using 1 (set input_shapes / --input-shape to change it)")
+                               f"using 1 (change it with --input-shape {inp.name}=N{'x...' if len(dims) > 1 else ''};"
+                               " in Python, input_shapes=)")
                         warnings.warn(msg, stacklevel=4)
 
                         dims[0] = 1

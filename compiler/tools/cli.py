@@ -87,9 +87,18 @@ def _register() -> None:
     cli.add_command(verify_command)
 
 
+_SHOWN: set[str] = set()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings are one line on stderr, like errors (no source excerpt)."""
-    click.echo(f"warning: {message}", err=True)
+    """Warnings are one line on stderr, like errors (no source excerpt), each said once even
+    when a step runs twice (inspect imports the model for its table and its unsupported ops)."""
+    from edgecc.ir.diagnostics import one_line
+
+    text = one_line(f"warning: {message}")
+    if text not in _SHOWN:
+        _SHOWN.add(text)
+        click.echo(text, err=True)
 
 
 def run_command(command: click.Command, argv: list[str] | None = None) -> None:
@@ -97,6 +106,7 @@ def run_command(command: click.Command, argv: list[str] | None = None) -> None:
     import warnings
 
     warnings.showwarning = _show_warning
+    _SHOWN.clear()
     try:
         command.main(args=argv, prog_name="edgecc", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -78,3 +78,36 @@ def test_cmsis_model_mk_lists_cmsis_sources_and_one_env_name(tmp_path):
 def test_readme_says_mlperf_tests_skip_without_shared():
     readme = (REPO / "README.md").read_text()
     assert "../shared" in readme and "skipped" in readme
+
+
+def test_dynamic_batch_warning_once_naming_the_cli_option(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "dyn.onnx")
+    for args in (["inspect", tmp_path / "dyn.onnx"], [tmp_path / "dyn.onnx", "-o", tmp_path / "o"]):
+        proc = edgecc(*args)
+        assert proc.returncode == 0, proc.stderr
+        warns = [ln for ln in proc.stderr.splitlines() if "dynamic batch" in ln]
+        assert len(warns) == 1 and "--input-shape x=" in warns[0], proc.stderr
+
+
+def test_session_dequantized_outputs_report_float32(tmp_path):
+    from edgecc.runtime import Session
+
+    out = tmp_path / "o"
+    proc = edgecc(example_path(), "-o", out, "--emit", "tflite", "--calib", example_path("kws_calib.npz"))
+    assert proc.returncode == 0, proc.stderr
+    raw = Session(out / "model.tflite").get_outputs()[0]
+    sess = Session(out / "model.tflite", dequantize_outputs=True)
+    assert raw.type == "int8" and sess.get_outputs()[0].type == "float32"
+    x = sess.get_inputs()[0]
+    import numpy as np
+
+    (y,) = sess.run(None, {x.name: np.zeros(x.shape, np.float32)})
+    assert y.dtype == np.float32
