@@ -169,7 +169,9 @@ class Session:
             if suffix in (".mlir", ".edgeir", ".ir"):
                 from edgecc.ir.text.parser import parse_module
 
-                module = parse_module(path.read_text(encoding="utf-8"), str(path))
+                from edgecc.ir.limits import read_text
+
+                module = parse_module(read_text(path, "IR text"), str(path))
                 module.verify()
                 return module
             raise EdgeccError(f"{path}: unknown model format '{suffix}' (expected .onnx, .tflite or .mlir)")
@@ -202,7 +204,12 @@ class Session:
         return list(self._inputs)
 
     def get_outputs(self) -> list[NodeArg]:
-        return list(self._outputs)
+        """The outputs as ``run`` returns them: float32 for quantized ones with ``dequantize_outputs``."""
+        if not self.dequantize_outputs:
+            return list(self._outputs)
+        import dataclasses
+
+        return [dataclasses.replace(o, type="float32") if o.scales else o for o in self._outputs]
 
     @property
     def host_module(self):

@@ -8,13 +8,18 @@ upgrade of edgecc re-runs the generation too.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from edgecc.ir.diagnostics import EdgeccError
 
 _PATTERNS = ("*.py", "*.lark", "*.toml", "*.h", "*.c", "*.cmake")
 
 
 def _escape(p: str) -> str:
-    return p.replace("\\", "/").replace("$", "$$").replace("#", "\\#").replace(" ", "\\ ")
+    from edgecc.backends.c.escape import make_path
+
+    return make_path(p)
 
 
 def edgecc_files() -> list[Path]:
@@ -44,8 +49,13 @@ def write_depfile(path, outputs, inputs, include_edgecc: bool = True) -> Path:
         lines.append(f"  {_escape(str(deps[-1]))}")
     else:
         lines[0] = lines[0][:-2]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise EdgeccError(f"--depfile {path}: cannot write: {e.strerror or e}") from None
     return path
 
 

@@ -12,7 +12,6 @@ are numbered in emission order, floats print with 9 significant digits
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,9 +25,7 @@ CTYPES = {"f32": "float", "i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i
           "u8": "uint8_t", "i1": "uint8_t", "f16": "uint16_t", "i4": "int8_t"}
 DTYPE_ENUMS = {"f32": "EDGECC_F32", "i8": "EDGECC_I8", "i16": "EDGECC_I16", "i32": "EDGECC_I32",
                "i64": "EDGECC_I64", "u8": "EDGECC_U8", "i1": "EDGECC_BOOL", "f16": "EDGECC_F16"}
-C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern float for goto
-if inline int long register restrict return short signed sizeof static struct switch typedef union unsigned
-void volatile while main""".split())
+from edgecc.backends.c.escape import C_KEYWORDS, c_comment, c_identifier  # noqa: F401 (re-exported)
 
 
 def storage_kind(v: Value) -> str:
@@ -64,17 +61,6 @@ def c_ints(arr: np.ndarray, ctype: str) -> list[str]:
     if ctype == "int32_t":
         return [str(v) if v != -(2 ** 31) else "INT32_MIN" for v in a.tolist()]
     return np.char.mod("%d", a).tolist()
-
-
-def c_identifier(name: str | None, fallback: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9_]", "_", name or "").strip("_")
-    if not s:
-        s = fallback
-    if s[0].isdigit():
-        s = "t" + s
-    if s in C_KEYWORDS:
-        s += "_"
-    return s
 
 
 def wrap(items: list[str], indent: str = "    ", width: int = 100) -> str:
@@ -169,7 +155,7 @@ class Emitter:
             nbytes = n * np.dtype(np.float32 if ctype == "float" else arr.dtype).itemsize
             label = v.name_hint or (v.defining_op().loc.name if v.defining_op().loc else "") or ""
             w = Weight(sym, ctype, n, nbytes, wrap(vals or ["0"]),
-                       f"{label} {v.type}{f' (packed {pack})' if pack else ''}".strip())
+                       c_comment(f"{label} {v.type}{f' (packed {pack})' if pack else ''}".strip()))
             self.weights[key] = w
         self.weight_of[v] = w
         return w
@@ -254,7 +240,7 @@ class Emitter:
 
 
 def _comment_safe(s: str) -> str:
-    return s.replace("*/", "* /").replace("/*", "/ *")
+    return c_comment(s)
 
 
 __all__ = ["CTYPES", "DTYPE_ENUMS", "EmitResult", "Emitter", "c_float", "c_floats", "c_identifier",

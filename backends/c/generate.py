@@ -50,10 +50,18 @@ def _version() -> str:
     return __version__
 
 
+#: longest --prefix: it starts every C symbol (identifiers are significant to 63 characters)
+PREFIX_MAX = 40
+
+
 def check_prefix(prefix: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix or "") or prefix in ("edgecc", "arena"):
-        raise EdgeccError(f"--prefix '{prefix}' is not a usable C identifier (letters, digits, _; "
-                          "not starting with a digit; not 'edgecc')")
+    from edgecc.backends.c.escape import C_KEYWORDS, ascii_text
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix or "") or prefix in ("edgecc", "arena") \
+            or prefix in C_KEYWORDS or len(prefix) > PREFIX_MAX:
+        raise EdgeccError(f"--prefix '{ascii_text(prefix, 60)}' is not a usable C identifier (ASCII "
+                          f"letters, digits, _; not starting with a digit; at most {PREFIX_MAX} "
+                          "characters; not a C keyword or 'edgecc')")
     return prefix
 
 
@@ -120,7 +128,10 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     seen: set[str] = set()
     in_names = _io_names(ins, "input", seen)
     out_names = _io_names(outs, "output", seen)
-    source = str(module.attrs.get("edgecc.source") or module.name or "model")
+    from edgecc.backends.c.escape import c_comment, c_string, cmake_comment, make_comment
+
+    raw_source = str(module.attrs.get("edgecc.source") or module.name or "model")
+    source = c_comment(raw_source)  # a user's file name: escaped per language (see escape.py)
     common = dict(P=P, PU=PU, version=_version(), source=source, target=core.name)
 
     # ---- weights (graph outputs that are constants need their arrays too
@@ -156,7 +167,7 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
             ct = CTYPES[storage_kind(v)]
             q = t.element if isinstance(t.element, QuantizedType) else None
             io_macros.append(f"/* {kind.lower()} {i} \"{n}\": {t} */")
-            io_macros.append(f"#define {PU}_{kind}{i}_NAME \"{n}\"")
+            io_macros.append(f"#define {PU}_{kind}{i}_NAME {c_string(n)}")
             io_macros.append(f"#define {PU}_{kind}{i}_CTYPE {ct}")
             io_macros.append(f"#define {PU}_{kind}{i}_DTYPE {DTYPE_ENUMS[storage_kind(v)]}")
             io_macros.append(f"#define {PU}_{kind}{i}_RANK {t.rank}")
@@ -236,15 +247,18 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     uses_cmsis = "cmsis-nn" in libraries
     sources = f"${{CMAKE_CURRENT_SOURCE_DIR}}/{P}.c ${{CMAKE_CURRENT_SOURCE_DIR}}/{P}_weights.c"
     files_["CMakeLists.txt"] = T.CMAKE.substitute(
-        common, sources=sources, testbench_default="OFF",
-        cmsis_comment=("calls CMSIS-NN: configure with -DCMSIS_NN_PATH=<checkout>" if uses_cmsis
+        common, source=cmake_comment(raw_source), sources=sources, testbench_default="OFF",
+        cmsis_comment=("calls CMSIS-NN: configure with -DCMSIS_NN_PATH=<checkout> (default: the "
+                       "environment variable EDGECC_CMSIS_NN)" if uses_cmsis
                        else "portable kernels only (no CMSIS-NN needed)"),
         cmsis_block=T.CMSIS_BLOCK.replace("@P@", P) if uses_cmsis else "")
     files_[f"{P}.mk"] = T.MAKE.substitute(
-        common, make_sources=f"$({PU}_DIR)/{P}.c $({PU}_DIR)/{P}_weights.c",
+        common, source=make_comment(raw_source), make_sources=f"$({PU}_DIR)/{P}.c $({PU}_DIR)/{P}_weights.c",
         cpu_flags=" ".join(core.cflags) or "(none: host or any C99 compiler)",
-        cmsis_include=" -I$(CMSIS_NN_PATH)/Include" if uses_cmsis else "",
-        cmsis_make=("# CMSIS-NN's integer sources (set CMSIS_NN_PATH)\nCMSIS_NN_SRCS ?= $(filter-out "
+        cmsis_include=" -I$(or $(CMSIS_NN_PATH),$(EDGECC_CMSIS_NN))/Include" if uses_cmsis else "",
+        cmsis_srcs=" $(CMSIS_NN_SRCS)" if uses_cmsis else "",
+        cmsis_make=("# CMSIS-NN's integer sources: set CMSIS_NN_PATH (default: the environment variable "
+                    "EDGECC_CMSIS_NN)\nCMSIS_NN_PATH ?= $(EDGECC_CMSIS_NN)\nCMSIS_NN_SRCS ?= $(filter-out "
                     "%_f16.c %_f32.c %_flt.c,$(wildcard $(CMSIS_NN_PATH)/Source/*/*.c))\n" if uses_cmsis else ""))
     if testbench:
         setup = (f"    static uint8_t arena_buffer[{PU}_ARENA_SIZE > 0 ? {PU}_ARENA_SIZE : 1] "

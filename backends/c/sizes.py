@@ -104,6 +104,13 @@ def measure(out_dir, core, prefix: str = "model", cmsis_nn: Path | None = None) 
         raise EdgeccError(f"{core.name} is not a Cortex-M core: no cross-compilation flags")
     if not toolchain_available():
         raise EdgeccError("arm-none-eabi-gcc / arm-none-eabi-size not found on PATH")
+    if cmsis_nn is None and _calls_cmsis(Path(out_dir), prefix):
+        raise EdgeccError(f"--code-size: {prefix}.c calls CMSIS-NN ({core.name}): set the environment "
+                          "variable EDGECC_CMSIS_NN to a CMSIS-NN checkout (the generated CMake/Make "
+                          "builds call it CMSIS_NN_PATH), or pass --kernels portable")
+    if cmsis_nn is not None and not (Path(cmsis_nn) / "Include" / "arm_nnfunctions.h").is_file():
+        raise EdgeccError(f"EDGECC_CMSIS_NN={cmsis_nn} is not a CMSIS-NN checkout (no "
+                          "Include/arm_nnfunctions.h)")
     with tempfile.TemporaryDirectory(prefix="edgecc-size-") as tmp:
         objs, log = compile_objects(Path(out_dir), core, prefix, Path(tmp), cmsis_nn=cmsis_nn)
         if cmsis_nn is not None and _calls_cmsis(Path(out_dir), prefix):

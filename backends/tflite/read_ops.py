@@ -47,7 +47,12 @@ def convert_operator(r, op, opcode) -> None:
         raise r.error("has no nn equivalent in edgecc")
     ins = [int(i) for i in (op.inputs if op.inputs is not None else [])]
     outs = [int(i) for i in (op.outputs if op.outputs is not None else [])]
-    fn(r, op, ins, outs, op.builtinOptions)
+    try:
+        fn(r, op, ins, outs, op.builtinOptions)
+    except AttributeError as e:  # the converter read an option the file's options table lacks
+        opts = op.builtinOptions
+        got = "none" if opts is None else type(opts).__name__.removesuffix("T")
+        raise r.error(f"builtin options missing or of the wrong type (got {got}: {e.name or e})") from None
 
 
 # ------------------------------------------------------------------ building
@@ -120,6 +125,9 @@ def activation(r, act: int, cls, operands, out, attrs, fused: bool = True):
 
 
 def _window_pads(r, padding, in_hw, k_hw, strides, dil):
+    for what, values in (("stride", strides), ("dilation", dil), ("window", k_hw)):
+        if any(int(v) <= 0 for v in values):
+            raise r.error(f"{what} {tuple(int(v) for v in values)} must be positive")
     if padding == S.Padding.VALID:
         return (0, 0, 0, 0)
     if padding == S.Padding.SAME:

@@ -84,6 +84,9 @@ def _check(model, data: bytes, label: str) -> None:
         if t.isVariable:
             raise TFLiteReadError(f"{label}: tensor {i} ('{_name(t)}') is a variable (stateful models "
                                   "are not supported)")
+    ins = [int(i) for i in (sg.inputs if sg.inputs is not None else [])]
+    if len(set(ins)) != len(ins):
+        raise TFLiteReadError(f"{label}: subgraph inputs {ins} name a tensor more than once")
     for which, idxs in (("input", sg.inputs), ("output", sg.outputs)):
         for i in idxs if idxs is not None else []:
             if not 0 <= int(i) < ntens:
@@ -267,10 +270,12 @@ def read_tflite(path_or_bytes, *, name: str | None = None) -> Module:
         data, label, file = bytes(path_or_bytes), "<tflite bytes>", None
     else:
         p = Path(path_or_bytes)
+        from edgecc.ir.limits import read_file
+
         try:
-            data = p.read_bytes()
-        except OSError as e:
-            raise TFLiteReadError(f"{p}: cannot read ({e.strerror or e})") from None
+            data = read_file(p, "model")
+        except EdgeccError as e:
+            raise TFLiteReadError(e.message) from None
         label, file = str(p), p.name
         name = name or p.stem
     model = _load_model(data, label)

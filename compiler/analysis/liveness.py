@@ -270,7 +270,7 @@ def _in_place_operand(op: Operation, rule: InPlace, r: Value, groups: dict, last
                 continue
         elif vt.nbytes != rt.nbytes or vt.num_elements != rt.num_elements:
             continue
-        if any(last[m] > i for m in g.members):
+        if g.last > i:  # = any member read later (g.last is their maximum): O(1), not O(members)
             continue
         if any(w is not v and groups.get(w) is g for w in op.operands):
             continue

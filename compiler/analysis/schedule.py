@@ -57,7 +57,7 @@ def beam_order(func: Func, width: int = 64, scratch_for: Callable[[Operation], i
     n = len(ops)
     if n <= 1:
         return ops
-    _, preds, values, users = _graph(func, ops)
+    index, preds, values, users = _graph(func, ops)
     outputs = {values[v] for v in func.outputs if v in values}
     size = [0] * len(values)
     for v, k in values.items():
@@ -71,13 +71,9 @@ def beam_order(func: Func, width: int = 64, scratch_for: Callable[[Operation], i
     dead_res = [sum(size[k] for k in outs[i] if not users[k] and k not in outputs) for i in range(n)]
     live0 = sum(size[values[a]] for a in func.arguments if users[values[a]] or values[a] in outputs)
     succs: list[list[int]] = [[] for _ in range(n)]
-    for j in range(n):
-        m, i = preds[j], 0
-        while m:
-            if m & 1:
-                succs[i].append(j)
-            m >>= 1
-            i += 1
+    for j, op in enumerate(ops):  # from the operands: scanning preds[j]'s bits is O(n^2) per op
+        for p in sorted({index[d] for d in (v.defining_op() for v in op.operands) if d in index}):
+            succs[p].append(j)
     ready0 = tuple(i for i in range(n) if not preds[i])
     # state: mask -> (peak, live, order tuple, ready ops)
     states: dict[int, tuple] = {0: (live0, live0, (), ready0)}
@@ -106,6 +102,10 @@ def beam_order(func: Func, width: int = 64, scratch_for: Callable[[Operation], i
     return [ops[i] for i in best[2]]
 
 
+#: above this many ops only the greedy (width 1) order is tried besides the block order
+BEAM_MAX_OPS = 2000
+
+
 def memory_orders(func: Func, scratch_for: Callable[[Operation], int] = default_scratch,
                   widths: tuple[int, ...] = (1, 64)) -> list[list[Operation]]:
     """Candidate orders: the block order first, then beam-search orders (deduplicated)."""
@@ -116,6 +116,8 @@ def memory_orders(func: Func, scratch_for: Callable[[Operation], int] = default_
     for w in widths:
         if n > 400 and w > 16:  # keep compile time bounded on very long graphs
             w = 16
+        if n > BEAM_MAX_OPS and w > 1:  # each step copies O(n) state: width x n^2 overall
+            continue
         order = beam_order(func, w, scratch_for)
         key = tuple(id(o) for o in order)
         if key not in seen:

@@ -35,6 +35,7 @@ from edgecc.ir.attrs import DenseElements
 from edgecc.ir.builder import Builder
 from edgecc.ir.core import Func, Module, Value
 from edgecc.ir.diagnostics import EdgeccError, Location
+from edgecc.ir.limits import MAX_FILE_BYTES, check_regular_file, check_shape, read_file
 from edgecc.ir.spec import create_op
 from edgecc.conversion.onnx_to_nn.onnx_types import onnx_element, onnx_type_name, sanitize_symbol
 from edgecc.ir.types import TensorType
@@ -87,14 +88,12 @@ def read_model(path_or_model) -> Source:
         else:
             path = Path(path_or_model)
             file = path.name
-            if not path.exists():
+            if not path.exists() and not path.is_symlink():
                 raise _fail(file, f"cannot read model: no such file '{path}'")
-            if path.is_dir():
-                raise _fail(file, f"cannot read model: '{path}' is a directory")
             try:
-                data = path.read_bytes()
-            except OSError as e:
-                raise _fail(file, f"cannot read model: {e.strerror or e}") from e
+                data = read_file(path, "model")
+            except EdgeccError as e:
+                raise OnnxImportError(e.message) from None
             base = path.resolve().parent
         model = onnx.ModelProto()
         try:
@@ -145,6 +144,8 @@ def load_external_data(model, base: Path | None, file: str) -> None:
         what = f"external data of tensor '{t.name}'"
         if base is None:
             raise _fail(file, f"{what} is in '{location}', but the model was not given as a path")
+        if any(ord(c) < 32 or ord(c) == 127 for c in location):
+            raise _fail(file, f"{what}: location {location!r} contains control characters (refused)")
         loc = Path(location)
         if not location or loc.is_absolute() or location.startswith(("/", "\\")) or ".." in loc.parts \
                 or re.match(r"^[A-Za-z]:", location):
@@ -153,18 +154,38 @@ def load_external_data(model, base: Path | None, file: str) -> None:
         if not full.is_relative_to(base):
             raise _fail(file, f"{what}: location '{location}' escapes the model's folder through a "
                               "symlink (refused)")
-        if not full.is_file():
+        if not full.exists():
             raise _fail(file, f"{what}: file '{location}' not found next to the model")
-        offset = int(info.get("offset", 0) or 0)
-        length = info.get("length")
-        with open(full, "rb") as fh:
-            fh.seek(offset)
-            raw = fh.read(int(length)) if length else fh.read()
-        if length and len(raw) != int(length):
+        try:
+            size = check_regular_file(full, what).st_size
+        except EdgeccError as e:
+            raise _fail(file, f"{what}: {e.message.split(': ', 1)[-1]}") from None
+        offset = _external_int(info, "offset", file, what)
+        length = _external_int(info, "length", file, what)
+        if offset > size or (length is not None and offset + length > size):
+            raise _fail(file, f"{what}: '{location}' ({size:,} bytes) is shorter than offset {offset:,}"
+                              f" + length {length if length is not None else 0:,}")
+        try:
+            with open(full, "rb") as fh:
+                fh.seek(offset)
+                raw = fh.read(length if length is not None else size - offset)
+        except OSError as e:
+            raise _fail(file, f"{what}: cannot read '{location}': {e.strerror or e}") from None
+        if length is not None and len(raw) != length:
             raise _fail(file, f"{what}: '{location}' is shorter than offset {offset} + length {length}")
         t.raw_data = raw
         del t.external_data[:]
         t.data_location = TensorProto.DEFAULT
+
+
+def _external_int(info: dict, key: str, file: str, what: str) -> int | None:
+    """``offset``/``length`` of external data: a decimal integer in [0, MAX_FILE_BYTES], or absent."""
+    raw = info.get(key)
+    if raw is None or (key == "offset" and raw == ""):
+        return 0 if key == "offset" else None
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_FILE_BYTES:
+        raise _fail(file, f"{what}: {key} {raw!r} is not a byte count between 0 and {MAX_FILE_BYTES:,}")
+    return int(raw)
 
 
 # ------------------------------------------------------------------ opsets
@@ -273,6 +294,11 @@ class _Importer:
         self.inputs = [i for i in g.input if i.name not in self.init_names]
         self.order = self.check_graph()
         self.check_ops()
+        for t in g.initializer:  # declared sizes, before any of them is decoded
+            try:
+                check_shape(tuple(int(d) for d in t.dims), 8)
+            except EdgeccError as e:
+                raise _fail(self.file, f"initializer '{t.name}': {e.message}") from None
         fixed = self.fix_input_shapes()
         self.types, self.consts = shapes.complete_shapes(self, fixed)
         return self.emit(fixed)
@@ -392,7 +418,8 @@ class _Importer:
                 if d is None:
                     if k == 0:
                         msg = (f"{self.file}: input '{inp.name}' has a dynamic batch dimension; "
-                               "using 1 (set input_shapes / --input-shape to change it)")
+                               f"using 1 (change it with --input-shape {inp.name}=N{'x...' if len(dims) > 1 else ''};"
+                               " in Python, input_shapes=)")
                         warnings.warn(msg, stacklevel=4)
 
                         dims[0] = 1
@@ -401,6 +428,10 @@ class _Importer:
                                                          "with input_shapes / --input-shape")
             if any(d <= 0 for d in dims):
                 raise self.input_error(inp.name, f"has a zero-sized dimension ({'x'.join(map(str, dims))})")
+            try:
+                check_shape(tuple(dims), 8)
+            except EdgeccError as e:
+                raise self.input_error(inp.name, f"is too large: {e.message}") from None
             fixed[inp.name] = (int(tt.elem_type), tuple(int(d) for d in dims))
         return fixed
 
@@ -413,7 +444,12 @@ class _Importer:
             if node is not None:
                 raise self.node_error(node, index, msg)
             raise _fail(self.file, msg)
-        return TensorType(shape, elem)
+        try:
+            return TensorType(shape, elem)
+        except EdgeccError as e:
+            if node is not None:
+                raise self.node_error(node, index, f"tensor '{name}': {e.message}") from None
+            raise self.input_error(name, f"({e.message})") from None
 
     def emit(self, fixed) -> Module:
         from onnx import numpy_helper

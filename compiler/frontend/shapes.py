@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgecc.conversion.onnx_to_nn.fold import FOLDERS, TYPE_ONLY, FoldError, evaluate
+from edgecc.ir.limits import MAX_DIM, MAX_TENSOR_BYTES, LimitError, check_shape
 
 if TYPE_CHECKING:
     from edgecc.frontend.onnx_import import _Importer
@@ -101,6 +102,7 @@ def complete_shapes(imp: _Importer, fixed: dict[str, Static]) -> tuple[dict[str,
     graph = helper.make_graph(infer_nodes, g.name or "g", ginputs, outputs, inits)
     m = helper.make_model(graph, opset_imports=list(imp.model.opset_import),
                           ir_version=max(imp.model.ir_version, 7))
+    _refuse_huge_outputs(imp, nodes, consts, types)
     inferred: dict[str, Static] = {}
     try:
         res = shape_inference.infer_shapes(m, check_type=True, strict_mode=True, data_prop=True)
@@ -159,6 +161,10 @@ def complete_shapes(imp: _Importer, fixed: dict[str, Static]) -> tuple[dict[str,
                                                 "dimension is dynamic, fix it with input_shapes / "
                                                 "--input-shape)")
             code, shape = known[o]
+            try:
+                check_shape(shape, _bits(code))
+            except LimitError as e:
+                raise imp.node_error(node, idx, f"output '{o}': {e.message}") from None
             if any(d == 0 for d in shape) and o not in consts:
                 raise imp.node_error(node, idx, f"tensor '{o}' has a zero-sized dimension "
                                                 f"({'x'.join(map(str, shape))})")
@@ -167,6 +173,67 @@ def complete_shapes(imp: _Importer, fixed: dict[str, Static]) -> tuple[dict[str,
         if o.name not in types:
             raise imp.node_error(nodes[0], 0, f"graph output '{o.name}' has no static type")
     return types, consts
+
+
+def _bits(code: int) -> int:
+    from onnx import helper
+
+    try:
+        return np.dtype(helper.tensor_dtype_to_np_dtype(code)).itemsize * 8
+    except Exception:  # string, unknown codes: count one byte per element
+        return 8
+
+
+def _refuse_huge_outputs(imp, nodes, consts, types) -> None:
+    """Refuse, before ONNX inference sees them, nodes whose constant inputs ask for a huge output.
+
+    ONNX's shape inference and edgecc's folding both materialise Tile, Expand,
+    ConstantOfShape and Range results; 2^40 elements would hang or exhaust memory.
+    """
+    def const(k, node):
+        name = node.input[k] if len(node.input) > k else ""
+        return np.asarray(consts[name]) if name in consts else None
+
+    for idx in imp.order:
+        node = nodes[idx]
+        op = node.op_type
+        count = None
+        if op in ("Tile", "Expand", "ConstantOfShape"):
+            arg = const(0 if op == "ConstantOfShape" else 1, node)
+            if arg is None or arg.dtype.kind not in "iu":
+                continue
+            values = [int(v) for v in arg.reshape(-1)]
+            if any(v < 0 for v in values):
+                raise imp.node_error(node, idx, f"negative {'repeats' if op == 'Tile' else 'shape'} "
+                                                f"{values}")
+            count = 1
+            for v in values:
+                count *= v
+            base = types.get(node.input[0]) if op == "Tile" and node.input else None
+            if base is not None:
+                for d in base[1]:
+                    count *= max(int(d), 1)
+            if any(v > MAX_DIM for v in values):
+                count = None
+                raise imp.node_error(node, idx, f"{'repeats' if op == 'Tile' else 'shape'} {values} "
+                                                f"exceed the dimension limit {MAX_DIM} (set EDGECC_MAX_DIM "
+                                                "to raise it)")
+        elif op == "Range":
+            start, limit, delta = (const(k, node) for k in range(3))
+            if start is None or limit is None or delta is None:
+                continue
+            s, lim, d = (float(np.asarray(a).reshape(-1)[0]) for a in (start, limit, delta))
+            if d == 0 or not all(np.isfinite((s, lim, d))):
+                raise imp.node_error(node, idx, f"Range({s}, {lim}, {d}) has no finite length")
+            count = max(int(np.ceil((lim - s) / d)), 0)
+        if count is None:
+            continue
+        src = node.input[0] if node.input and op != "ConstantOfShape" else ""
+        nbytes = count * (_bits(types[src][0]) // 8 if src in types else 4)
+        if nbytes > MAX_TENSOR_BYTES:
+            raise imp.node_error(node, idx, f"output of {count:,} elements ({nbytes:,} bytes) is over "
+                                            f"the limit of {MAX_TENSOR_BYTES:,} bytes (set "
+                                            "EDGECC_MAX_TENSOR_BYTES to raise it)")
 
 
 def types_code(arr: np.ndarray) -> int:

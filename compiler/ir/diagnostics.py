@@ -76,8 +76,16 @@ class EdgeccError(Exception):
 
     def format(self) -> str:
         if self.loc is not None and self.loc != UNKNOWN:
-            return f"{self.loc.describe()}: error: {self.message}"
-        return f"error: {self.message}"
+            return one_line(f"{self.loc.describe()}: error: {self.message}")
+        return one_line(f"error: {self.message}")
+
+
+def one_line(text: str) -> str:
+    """TEXT with control characters escaped: a hostile name (a newline in a file or node name)
+    must not forge further diagnostic lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
     def __str__(self) -> str:
         return self.format()

@@ -14,6 +14,8 @@ from math import prod
 
 import numpy as np
 
+from edgecc.ir.limits import check_shape
+
 
 class Type:
     """Base of every IR type."""
@@ -119,6 +121,9 @@ class QuantizedType(ElementType):
         for s in self.scales:
             if not s > 0 or s != s or s == float("inf"):
                 raise ValueError(f"quantization scale must be positive and finite, got {s}")
+        for z in self.zero_points:  # kernels hold zero points in the storage type (or int32)
+            if not self.storage.min <= z <= self.storage.max:
+                raise ValueError(f"zero point {z} outside the range of {self.storage}")
 
     @property
     def bits(self) -> int:  # type: ignore[override]
@@ -168,10 +173,10 @@ class TensorType(Type):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
-        if any(d < 0 for d in self.shape):
-            raise ValueError(f"negative dimension in shape {self.shape}")
         if not isinstance(self.element, ElementType):
             raise TypeError(f"tensor element must be an ElementType, got {self.element!r}")
+        # every shape passes here before an array of it exists: refuse the impossible and the huge
+        check_shape(self.shape, self.element.bits)
 
     @property
     def rank(self) -> int:

@@ -32,6 +32,7 @@ import numpy as np
 
 from edgecc.ir.core import Module, Value
 from edgecc.ir.diagnostics import EdgeccError
+from edgecc.ir.limits import load_arrays
 from edgecc.ir.types import FloatType, TensorType
 from edgecc.quant.observers import Observer
 
@@ -57,8 +58,16 @@ def load_calibration(source, module: Module, limit: int | None = None) -> list[S
     if source is None:
         raise EdgeccError("no calibration data given")
     if isinstance(source, (str, Path)):
-        stacked = _read_path(Path(source), names)
-        samples = _unstack(stacked, module)
+        try:
+            stacked = _read_path(Path(source), names)
+            samples = _unstack(stacked, module)
+            if not samples:
+                raise _fail(names[0] if names else "?", "the calibration set is empty")
+            return [_check(s, args, names, i) for i, s in enumerate(samples[:limit])]
+        except EdgeccError as e:  # name the file: several may be in play (--calib, --eval)
+            if Path(source).name in e.message:
+                raise
+            raise EdgeccError(f"{Path(source).name}: {e.message}", e.loc) from None
     elif isinstance(source, Mapping):
         samples = _unstack(dict(source), module)
     elif isinstance(source, np.ndarray):
@@ -90,15 +99,13 @@ def _read_path(path: Path, names: list[str]) -> dict[str, np.ndarray]:
             if not f.is_file():
                 found = ", ".join(sorted(p.name for p in path.glob("*.npy"))) or "none"
                 raise _fail(n, f"no file {f.name} in {path} (found: {found})")
-            out[n] = np.load(f, allow_pickle=False)
+            out[n] = next(iter(load_arrays(f, "calibration data").values()))
         return out
-    if not path.is_file():
+    if not path.exists():
         raise EdgeccError(f"calibration data {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except Exception as e:  # not an npz / truncated
-        raise EdgeccError(f"cannot read calibration data {path}: {e}") from None
+    data = load_arrays(path, "calibration data")
+    if list(data) == [""]:
+        data = {names[0] if len(names) == 1 else "x": data[""]}
     if len(names) == 1 and names[0] not in data:
         if "x" in data:
             return {names[0]: data["x"]}

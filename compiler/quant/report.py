@@ -312,8 +312,9 @@ def load_eval(source, module: Module) -> tuple[list[dict[str, np.ndarray]], np.n
         p = Path(source)
         if not p.is_file():
             raise EdgeccError(f"evaluation data {p} does not exist")
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+        from edgecc.ir.limits import load_arrays
+
+        data = load_arrays(p, "evaluation data")
     elif isinstance(source, Mapping):
         data = dict(source)
     else:

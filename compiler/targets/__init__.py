@@ -119,15 +119,21 @@ def _kib(n: int) -> str:
 
 
 def check_fit(b: Board, flash_bytes: int, ram_bytes: int, *, quantized: bool = False,
-              weights_bytes: int | None = None) -> None:
-    """Raise an ``EdgeccError`` with the numbers and what could help when the model does not fit."""
+              weights_bytes: int | None = None, resizable: bool = False) -> str:
+    """The margin left when the model fits; else an ``EdgeccError`` with the numbers and what could help.
+
+    ``resizable``: the input resolution is the user's choice (set with --input-shape), so a
+    smaller one is worth suggesting; a model with a fixed resolution gets no such hint.
+    """
     problems = []
     if flash_bytes > b.flash:
         problems.append(f"flash needs {_kib(flash_bytes)} of {_kib(b.flash)}")
     if ram_bytes > b.ram:
         problems.append(f"RAM needs {_kib(ram_bytes)} of {_kib(b.ram)}")
     if not problems:
-        return
+        return (f"fits {b.name}: flash {flash_bytes:,} of {b.flash:,} B ({100 * flash_bytes / b.flash:.0f}%, "
+                f"{b.flash - flash_bytes:,} B free), RAM {ram_bytes:,} of {b.ram:,} B "
+                f"({100 * ram_bytes / b.ram:.0f}%, {b.ram - ram_bytes:,} B free)")
     helps = []
     if not quantized:
         helps.append("--quantize int8 (weights and activations 4x smaller)")
@@ -135,9 +141,21 @@ def check_fit(b: Board, flash_bytes: int, ram_bytes: int, *, quantized: bool = F
         helps.append("--quantize int8-w4 (4-bit weights)")
     if ram_bytes > b.ram:
         helps.append("--memory ram (in-place kernels at the peak)")
-        helps.append("a smaller input resolution (--input-shape)")
+        if resizable:
+            helps.append("a smaller input resolution (--input-shape)")
     raise EdgeccError(f"model does not fit {b.name}: {'; '.join(problems)}; options that would help: "
                       f"{', '.join(helps)}")
 
 
-__all__ = ["Board", "Core", "board", "board_names", "check_fit", "core", "core_names", "resolve"]
+def board_table() -> str:
+    """Every board with its core, flash and RAM (``--board list``)."""
+    rows = [(n, board(n)) for n in board_names()]
+    width = max(len(n) for n, _ in rows)
+    lines = [f"{'board':<{width}}  {'core':<14} {'flash':>12} {'RAM':>11}  description"]
+    for n, b in rows:
+        lines.append(f"{n:<{width}}  {b.core.name:<14} {b.flash // 1024:>8,} KiB {b.ram // 1024:>7,} KiB  "
+                     f"{b.description}")
+    return "\n".join(lines)
+
+
+__all__ = ["Board", "board_table", "Core", "board", "board_names", "check_fit", "core", "core_names", "resolve"]

@@ -25,6 +25,14 @@ class DefaultGroup(click.Group):
     default_command = "compile"
 
     def parse_args(self, ctx, args):
+        for k, a in enumerate(args):  # `--board list` / `help`: the boards, without a model
+            value = args[k + 1] if a == "--board" and k + 1 < len(args) else a.partition("=")[2] \
+                if a.startswith("--board=") else None
+            if value in ("list", "help"):
+                from edgecc.targets import board_table
+
+                click.echo(board_table())
+                ctx.exit(0)
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version",
                                                                       "--cmake-dir"):
             args = [self.default_command, *args]
@@ -79,9 +87,18 @@ def _register() -> None:
     cli.add_command(verify_command)
 
 
+_SHOWN: set[str] = set()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings are one line on stderr, like errors (no source excerpt)."""
-    click.echo(f"warning: {message}", err=True)
+    """Warnings are one line on stderr, like errors (no source excerpt), each said once even
+    when a step runs twice (inspect imports the model for its table and its unsupported ops)."""
+    from edgecc.ir.diagnostics import one_line
+
+    text = one_line(f"warning: {message}")
+    if text not in _SHOWN:
+        _SHOWN.add(text)
+        click.echo(text, err=True)
 
 
 def run_command(command: click.Command, argv: list[str] | None = None) -> None:
@@ -89,6 +106,7 @@ def run_command(command: click.Command, argv: list[str] | None = None) -> None:
     import warnings
 
     warnings.showwarning = _show_warning
+    _SHOWN.clear()
     try:
         command.main(args=argv, prog_name="edgecc", standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -100,7 +118,16 @@ def run_command(command: click.Command, argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except EdgeccError as e:
-        click.echo(e.format(), err=True)
+        from edgecc.ir.diagnostics import one_line
+
+        click.echo(one_line(e.format()), err=True)
+        sys.exit(1)
+    except RecursionError:  # nesting deeper than any real input: a user error, not a crash
+        click.echo("error: input nested too deeply (recursion limit reached)", err=True)
+        sys.exit(1)
+    except MemoryError:
+        click.echo("error: out of memory (a declared size beyond this machine; see EDGECC_MAX_TENSOR_BYTES)",
+                   err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

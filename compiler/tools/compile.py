@@ -9,11 +9,7 @@ run leaves OUT untouched.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +18,7 @@ import click
 from edgecc.ir.core import Module
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.passes.registry import DEFAULT_PIPELINE
+from edgecc.tools.outdir import check_output_folder, staged_output
 
 QUANTIZE = ("auto", "none", "int8", "int16x8", "int8-w4", "fp16")
 
@@ -42,6 +39,10 @@ class Job:
     #: filled by the C emitter: its report (arena, flash, kernels per layer)
     c_report: dict | None = None
     extra_code_size: bool = False
+    #: the fit check's margin line (with --board)
+    fit: str = ""
+    #: the input resolution came from --input-shape (so a smaller one may be suggested)
+    resizable: bool = False
 
 
 def _emit_ir(module: Module, job: Job, tmp: Path) -> None:
@@ -115,24 +116,6 @@ def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-@contextmanager
-def staged_output(out: Path):
-    """Yield a temporary folder; on success replace OUT's files with its content."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-        out.mkdir(exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            target = out / item.name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(item, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = True) -> Module:
     """Import a model file (.onnx, .tflite or .mlir) into ``nn`` IR."""
     if not path.exists():
@@ -141,7 +124,9 @@ def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = Tr
     if suffix == ".mlir":
         from edgecc.ir.text.parser import parse_module
 
-        module = parse_module(path.read_text(encoding="utf-8"), str(path))
+        from edgecc.ir.limits import read_text
+
+        module = parse_module(read_text(path, "IR text"), str(path))
         module.verify()
         return module
     if suffix == ".onnx":
@@ -235,11 +220,19 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     from edgecc.targets import resolve
 
     emits = tuple(e.strip() for e in emit.split(",") if e.strip())
+    if not emits:
+        raise EdgeccError(f"--emit '{emit}': nothing to emit (choose from {', '.join(EMITTERS)})")
+    if board is not None and not board.strip():
+        raise EdgeccError("--board: empty board name (see --board list)")
     for e in emits:
         if e not in EMITTERS:
             raise EdgeccError(f"--emit: unknown artifact '{e}' (choose from {', '.join(EMITTERS)})")
-    if not prefix.isidentifier():
-        raise EdgeccError(f"--prefix '{prefix}' must be a C identifier")
+    from edgecc.backends.c.generate import check_prefix
+
+    check_prefix(prefix)
+    check_output_folder(out)  # before the (slow) pipeline: a bad OUT fails at once
+    if depfile is not None:
+        check_depfile(depfile)
     core, board_info = resolve(target, board)
     shapes = parse_input_shapes(input_shape)
     module = load_model(model, shapes, optimize=False)
@@ -249,7 +242,8 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         click.echo(f"pipeline: {pm.pipeline_text()}", err=True)
     pm.run(module)
     job = Job(model, core.name, out, pm.pipeline_text(), scheme, prefix, board, emits,
-              dict(arena=arena, memory=memory, kernels=kernels), extra_code_size=code_size)
+              dict(arena=arena, memory=memory, kernels=kernels), extra_code_size=code_size,
+              resizable=bool(shapes))
     with staged_output(out) as tmp:
         done: set = set()
         for e in emits:
@@ -264,10 +258,25 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         if "c" in emits:  # the generated sources, header first (what build systems list as OUTPUT)
             outputs = [out / f"{prefix}.h", out / f"{prefix}.c", out / f"{prefix}_weights.c"]
         else:
-            outputs = sorted(p for p in out.iterdir() if p.is_file())
+            outputs = sorted(p for p in tmp.written if p.is_file())
         write_depfile(depfile, outputs, [model, calib])
     if not quiet:
         click.echo(summary(module, job))
+
+
+def check_depfile(depfile: Path) -> None:
+    """Refuse a depfile path that cannot be written, before anything else is."""
+    probe = depfile.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if depfile.is_dir():
+        raise EdgeccError(f"--depfile {depfile}: is a folder")
+    if not probe.is_dir():
+        raise EdgeccError(f"--depfile {depfile}: '{probe}' is not a folder")
+    import os
+
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EdgeccError(f"--depfile {depfile}: '{probe}' is not writable")
 
 
 def check_board(module: Module, job: Job, board) -> None:
@@ -283,7 +292,7 @@ def check_board(module: Module, job: Job, board) -> None:
 
         s = module_stats(module)
         flash, ram = s.param_bytes, s.largest_activation + s.input_bytes + s.output_bytes
-    check_fit(board, flash, ram, quantized=job.quantize != "none")
+    job.fit = check_fit(board, flash, ram, quantized=job.quantize != "none", resizable=job.resizable)
 
 
 def summary(module: Module, job: Job) -> str:
@@ -296,12 +305,12 @@ def summary(module: Module, job: Job) -> str:
             f"{s.total_macs:,} MACs, {s.param_count:,} parameters ({s.param_bytes:,} bytes)"
             f"{', ' + job.quantize if job.quantize != 'none' else ', float'}")
     r = job.c_report
+    fit = f"\n  {job.fit}" if job.fit else ""
     if r is None:
-        return head
+        return head + fit
     kernels = ", ".join(f"{k} {v}" for k, v in sorted(r["kernels"].items(), key=lambda kv: -kv[1]))
-    fit = f"; fits {job.board}" if job.board else ""
-    return (f"{head}\n  arena {r['arena_bytes']:,} B, flash data {r['flash_data_bytes']:,} B{fit}\n"
-            f"  kernels: {kernels}")
+    return (f"{head}\n  arena {r['arena_bytes']:,} B, flash data {r['flash_data_bytes']:,} B\n"
+            f"  kernels: {kernels}{fit}")
 
 
 def _version() -> str:

@@ -66,7 +66,7 @@ def process(text: str, filename: str, passes: str, split: bool, verify_diagnosti
 
 
 @click.command("opt", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-p", "--passes", default="", metavar="PIPELINE",
               help='Pass pipeline, e.g. "canonicalize,cse,dce".')
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
@@ -92,13 +92,17 @@ def opt_command(file, passes, output, split_input_file, verify_diagnostics, no_v
 
         click.echo(describe_passes())
         return
+    if file is None:
+        raise click.UsageError("Missing argument 'FILE' (a .mlir file, or '-' for stdin).")
     if file == "-":
         text, filename = sys.stdin.read(), "<stdin>"
     else:
+        from edgecc.ir.limits import read_text
+
         path = Path(file)
-        if not path.is_file():
+        if not path.exists():
             raise EdgeccError(f"{file}: no such file")
-        text, filename = path.read_text(encoding="utf-8"), file
+        text, filename = read_text(path, "IR text"), file
     pm_options = dict(print_ir_after_all=print_ir_after_all, print_ir_after=tuple(print_ir_after),
                       print_ir_before=tuple(print_ir_before), timing=pass_timing,
                       ir_dump_dir=ir_dump_dir)

@@ -29,15 +29,11 @@ from edgecc.ir.diagnostics import EdgeccError
 
 
 def _read_feeds(session, paths: tuple[Path, ...]) -> dict:
-    import numpy as np
+    from edgecc.ir.limits import load_arrays
 
     inputs = session.get_inputs()
     if len(paths) == 1 and paths[0].suffix == ".npz":
-        try:
-            with np.load(paths[0], allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError) as e:
-            raise EdgeccError(f"{paths[0]}: cannot read ({e})") from None
+        return load_arrays(paths[0], "input data")
     if len(paths) != len(inputs):
         names = ", ".join(i.name for i in inputs)
         raise EdgeccError(f"the model has {len(inputs)} input(s) ({names}): give one "
@@ -46,10 +42,10 @@ def _read_feeds(session, paths: tuple[Path, ...]) -> dict:
     for arg, p in zip(inputs, paths):
         if p.suffix != ".npy":
             raise EdgeccError(f"{p}: expected a .npy file (or a single .npz)")
-        try:
-            feeds[arg.name] = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise EdgeccError(f"{p}: cannot read ({e})") from None
+        arrays = load_arrays(p, "input data")
+        if list(arrays) != [""]:
+            raise EdgeccError(f"{p.name}: expected a .npy file, got an archive")
+        feeds[arg.name] = arrays[""]
     return feeds
 
 
@@ -88,6 +84,8 @@ def run_command(model: Path, inputs: tuple[Path, ...], output: Path | None, dequ
     """Run MODEL (.onnx, .tflite or .mlir) on the host with the Numba backend."""
     import numpy as np
 
+    if output is not None:
+        _check_output(output)
     sess = _session(model, dequantize)
     feeds = _read_feeds(sess, inputs)
     outs = sess.run(None, feeds)
@@ -98,14 +96,15 @@ def run_command(model: Path, inputs: tuple[Path, ...], output: Path | None, dequ
             head = ", ".join(f"{v:.6g}" if flat.dtype.kind == "f" else str(v) for v in flat[:8])
             click.echo(f"{name}: {list(y.shape)} {y.dtype} [{head}{', ...' if flat.size > 8 else ''}]")
         return
-    if output.suffix == ".npz":
-        np.savez(output, **dict(zip(names, outs)))
-    elif output.suffix == ".npy":
-        if len(outs) != 1:
-            raise EdgeccError(f"the model has {len(outs)} outputs: save them to a .npz")
-        np.save(output, outs[0])
-    else:
-        raise EdgeccError(f"{output}: the output file must end in .npy or .npz")
+    if output.suffix == ".npy" and len(outs) != 1:
+        raise EdgeccError(f"the model has {len(outs)} outputs: save them to a .npz")
+    try:
+        if output.suffix == ".npz":
+            np.savez(output, **dict(zip(names, outs)))
+        else:
+            np.save(output, outs[0])
+    except OSError as e:
+        raise EdgeccError(f"{output}: cannot write the outputs: {e.strerror or e}") from None
     click.echo(f"wrote {output}")
 
 
@@ -124,6 +123,18 @@ def _bench_emulated(model: Path, target: str, inputs: tuple[Path, ...], memory: 
                      seed=seed)
     s = summary(result, model.name)
     click.echo(json.dumps(s, indent=2, sort_keys=True) if as_json else table(s))
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an unusable --output before the (slow) first run, not after it."""
+    if output.suffix not in (".npy", ".npz"):
+        raise EdgeccError(f"{output}: the output file must end in .npy or .npz")
+    parent = output.parent
+    if not parent.is_dir():
+        raise EdgeccError(f"--output {output}: folder '{parent}' does not exist"
+                          + (" (it is a file)" if parent.exists() else ""))
+    if output.is_dir():
+        raise EdgeccError(f"--output {output}: is a directory")
 
 
 @click.command("bench", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -70,5 +70,9 @@ def test_check_fit_gives_numbers_and_options():
     assert "flash needs 2,000,000 B" in msg and "RAM needs 300,000 B" in msg and "262,144 B" in msg
     assert "--quantize int8" in msg and "int8-w4" in msg
     with pytest.raises(EdgeccError) as e:
-        check_fit(b, 10, 300_000, quantized=True)
+        check_fit(b, 10, 300_000, quantized=True, resizable=True)
     assert "--quantize int8 " not in str(e.value) and "--input-shape" in str(e.value)
+    with pytest.raises(EdgeccError) as e:  # a fixed resolution: no --input-shape hint
+        check_fit(b, 10, 300_000, quantized=True)
+    assert "--input-shape" not in str(e.value)
+    assert "fits nrf52840" in check_fit(b, 500_000, 100_000) and "B free" in check_fit(b, 500_000, 100_000)

@@ -24,7 +24,7 @@ def test_compile_writes_ir_and_report_deterministically(tmp_path):
         proc = edgecc(example_path(), "-t", "generic", "-o", tmp_path / name, "--emit", "ir,report")
         assert proc.returncode == 0, proc.stderr
         outs.append({p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())})
-    assert set(outs[0]) == {"model.mlir", "report.json", "report.md"}
+    assert set(outs[0]) == {"model.mlir", "report.json", "report.md", ".edgecc-manifest"}
     assert outs[0] == outs[1]
     text = outs[0]["model.mlir"].decode()
     assert "nn.depthwise_conv2d" in text and " = onnx." not in text
@@ -36,7 +36,7 @@ def test_compile_writes_ir_and_report_deterministically(tmp_path):
     (["EXAMPLE", "-o", "OUT", "-t", "cortex-z9"], "unknown core 'cortex-z9'"),
     (["EXAMPLE", "-o", "OUT", "--board", "nrf52840x"], "unknown board 'nrf52840x'"),
     (["EXAMPLE", "-o", "OUT", "--board", "nrf52840", "--quantize", "int8"], "needs calibration data"),
-    (["EXAMPLE", "-o", "OUT", "--prefix", "1bad"], "--prefix '1bad' must be a C identifier"),
+    (["EXAMPLE", "-o", "OUT", "--prefix", "1bad"], "--prefix '1bad' is not a usable C identifier"),
     (["EXAMPLE", "-o", "OUT", "--emit", "pdf"], "unknown artifact 'pdf'"),
     (["EXAMPLE", "-o", "OUT", "--input-shape", "input=1xx3"], "--input-shape 'input=1xx3'"),
     (["EXAMPLE", "-o", "OUT", "-p", "canonicalise"], "canonicalize"),

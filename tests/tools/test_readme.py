@@ -18,15 +18,29 @@ def setup_commands() -> list[str]:
     return [line for line in blocks[-1].splitlines() if line.strip()]
 
 
+def make_recipe(target: str) -> str:
+    """The command a Makefile target runs (one recipe line; ``$(BIN)/`` dropped)."""
+    text = (REPO / "Makefile").read_text()
+    recipe = re.search(rf"^{target}:.*\n\t(.*)$", text, re.M).group(1)
+    return recipe.replace("$(BIN)/", "")
+
+
 def test_ci_runs_the_readme_test_command():
     example, test_cmd = setup_commands()
-    ci = (REPO / ".ci" / "run").read_text().splitlines()
-    assert test_cmd in ci, f"README test command {test_cmd!r} is not in .ci/run"
-    assert example.startswith("edgecc ")
+    ci = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if line.strip()]
+    assert ci[-1] == test_cmd, f"README test command {test_cmd!r} is not the last line of .ci/run"
+    assert example == "make example" and make_recipe("example").startswith("edgecc ")
+
+
+def test_setup_is_two_commands_that_create_the_environment():
+    assert setup_commands() == ["make example", "make test"]
+    text = (REPO / "Makefile").read_text()
+    assert "-m venv" in text and "pip install -q -e '.[test]'" in text
+    assert make_recipe("test") == "python -m pytest -q"
 
 
 def test_readme_example_command_runs(tmp_path):
-    example, _ = setup_commands()
+    example = make_recipe("example")
     args = shlex.split(example)[1:]
     args = [str(tmp_path / "out") if a == "out/" else a for a in args]
     proc = subprocess.run([sys.executable, "-m", "edgecc", *args], cwd=REPO, capture_output=True,

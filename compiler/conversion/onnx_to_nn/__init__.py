@@ -133,7 +133,9 @@ def legalize_op(op: Operation, opset: int, file: str) -> None:
         raise _node_error(op, file, opset, str(e)) from None
     except VerifyError as e:
         raise _node_error(op, file, opset, e.message) from None
-    except EdgeccError:
+    except EdgeccError as e:
+        if e.loc is None:  # e.g. a shape over the limits: say which node asked for it
+            raise _node_error(op, file, opset, e.message) from None
         raise
     except Exception as e:  # a converter bug: keep the traceback, name the node
         raise _node_error(op, file, opset, f"internal error while legalizing: {type(e).__name__}: {e}") from e
