@@ -15,7 +15,6 @@ Files (``P`` is the prefix, default ``model``):
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from edgecc.analysis.memory import MemoryPlan, inplace_rule, plan_memory
 from edgecc.backends.c import templates as T
+from edgecc.backends.c.report import report_markdown, write_report  # noqa: F401 (re-exported)
 from edgecc.backends.c.emitter import CTYPES, DTYPE_ENUMS, Emitter, c_float, c_identifier, storage_kind
 from edgecc.ir.core import Module, Value
 from edgecc.ir.diagnostics import EdgeccError
@@ -268,30 +268,16 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
             common, in_bytes=sum(v.type.nbytes for v in ins), out_bytes=sum(v.type.nbytes for v in outs),
             arena_setup=setup)
     report = _report(module, lowered, plan, core, P, e, flash_data, weights_bytes, macs, arena, libraries,
-                     memory)
-    report["memory_choice"] = {
-        "mode": choice.mode, "ram_budget": choice.budget,
-        "estimated_instructions": choice.instructions,
-        "speed_estimated_instructions": choice.speed_instructions, "speed_arena_bytes": choice.speed_arena,
-        "band_groups": len(choice.groups), "portable_layers": choice.portable_layers}
+                     memory, choice)
     return CModel(lowered, plan, files_, report, P, core)
 
 
 def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, macs, arena, libraries,
-            memory) -> dict:
-    layers = []
-    for i, op in enumerate(plan.order):
-        row = plan.table[i]
-        outs = [r for r in op.results]
-        layers.append({
-            "index": i, "op": op.name, "kernel": op.kernel_name(plan), "library": op.library,
-            "location": op.loc.name if op.loc is not None and op.loc.name else "",
-            "output_shape": [list(r.type.shape) for r in outs],
-            "macs": op_macs(op), "scratch_bytes": int(op.attrs.get("scratch", 0) or 0),
-            "in_place": plan.reuses(op) is not None,
-            "output_offset": [plan.offset(r) if plan.has(r) else None for r in outs],
-            "live_bytes": row.live_bytes,
-        })
+            memory, choice) -> dict:
+    from edgecc.backends.c.memory_modes import estimate
+    from edgecc.backends.c.report import io_entry, layer_rows
+
+    layers = layer_rows(plan, core, choice, op_macs, estimate)
     kernels: dict[str, int] = {}
     for op in plan.order:
         kernels[op.kernel_name(plan)] = kernels.get(op.kernel_name(plan), 0) + 1
@@ -310,36 +296,16 @@ def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, m
         "kernel_calls": len(plan.order),
         "kernels": dict(sorted(kernels.items())),
         "memory_plan": {k: v for k, v in plan.to_json().items() if k not in ("buffers", "ops")},
-        "inputs": [{"name": a.name_hint, "type": str(a.type)} for a in lowered.func.arguments],
-        "outputs": [{"name": v.name_hint, "type": str(v.type)} for v in lowered.func.outputs],
+        "memory_choice": {
+            "mode": choice.mode, "ram_budget": choice.budget,
+            "estimated_instructions": int(round(choice.instructions)),
+            "speed_estimated_instructions": int(round(choice.speed_instructions)),
+            "speed_arena_bytes": choice.speed_arena,
+            "band_groups": len(choice.groups), "portable_layers": choice.portable_layers},
+        "inputs": [io_entry(a) for a in lowered.func.arguments],
+        "outputs": [io_entry(v) for v in lowered.func.outputs],
         "layers": layers,
     }
-
-
-def report_markdown(r: dict) -> str:
-    mp = r["memory_plan"]
-    lines = [f"# edgecc C report: {r['model']}", "",
-             f"- target: `{r['target']}` (CMSIS-NN path: {r['isa']}; libraries: {', '.join(r['libraries'])})",
-             f"- arena (all activations, I/O and scratch): **{r['arena_bytes']:,} B** "
-             f"({mp['strategy']}{', optimal' if mp['optimal'] else ''}; live-bytes lower bound "
-             f"{mp['lower_bound']:,} B; TFLM greedy on the same graph {mp['tflm_greedy_arena_bytes']:,} B)",
-             f"- constant data in flash: {r['flash_data_bytes']:,} B (weights {r['weights_bytes']:,} B, "
-             f"kernel parameters {r['param_bytes']:,} B)",
-             f"- MACs: {r['macs']:,} in {r['kernel_calls']} kernel calls"]
-    if "code_size" in r:
-        cs = r["code_size"]
-        lines.append(f"- compiled with {cs['compiler']} {' '.join(cs['flags'])}: .text {cs['text']:,} B, "
-                     f".rodata {cs['rodata']:,} B, .data {cs['data']:,} B, .bss {cs['bss']:,} B")
-    lines += ["", "| # | op | location | kernel | output | MACs | scratch | in place | offset | live B |",
-              "|---:|---|---|---|---|---:|---:|---|---:|---:|"]
-    for lay in r["layers"]:
-        shape = "; ".join("x".join(map(str, s)) for s in lay["output_shape"])
-        offs = ", ".join("-" if o is None else f"{o:,}" for o in lay["output_offset"])
-        loc = lay["location"] if len(lay["location"]) <= 48 else lay["location"][:45] + "..."
-        lines.append(f"| {lay['index']} | {lay['op']} | {loc} | `{lay['kernel']}` | {shape} | "
-                     f"{lay['macs']:,} | {lay['scratch_bytes']:,} | {'yes' if lay['in_place'] else ''} | "
-                     f"{offs} | {lay['live_bytes']:,} |")
-    return "\n".join(lines) + "\n"
 
 
 def runtime_dir() -> Path:
@@ -359,22 +325,16 @@ def copy_runtime(dest: Path) -> list[Path]:
     return out
 
 
-def write_report(report: dict, out_dir: Path) -> list[Path]:
-    out_dir = Path(out_dir)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (out_dir / "report.md").write_text(report_markdown(report), encoding="utf-8")
-    return [out_dir / "report.json", out_dir / "report.md"]
-
-
 def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
          emit=("c", "report", "testbench"), arena: str = "static", kernels: str | None = None,
-         memory: str = "auto") -> list[Path]:
+         memory: str = "auto", ram_budget: int | None = None) -> list[Path]:
     """Write the C project of ``module`` into ``out_dir``; returns the written files (sorted).
 
     ``emit`` selects artifacts among "c", "report", "testbench"; ``arena`` is
     "static" (a static buffer in .bss) or "external" (``P_set_arena`` must be
     called); ``kernels`` overrides the core's kernel library ("portable"); ``memory`` trades
-    CMSIS-NN speed for RAM on Cortex-M targets ("auto", "ram", "speed"; see ``lower_and_plan``).
+    CMSIS-NN speed for RAM on Cortex-M targets ("auto", "ram", "speed"; see ``lower_and_plan``);
+    ``ram_budget`` (bytes) makes ``auto`` take the fastest plan whose arena fits it.
     """
     wanted = tuple(emit)
     for w in wanted:
@@ -383,7 +343,7 @@ def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     m = build_model(module, target=target, prefix=prefix, arena=arena, kernels=kernels,
-                    testbench="testbench" in wanted, memory=memory)
+                    testbench="testbench" in wanted, memory=memory, ram_budget=ram_budget)
     written: list[Path] = []
     if "c" in wanted or "testbench" in wanted:
         for name, text in m.files.items():

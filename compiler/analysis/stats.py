@@ -78,6 +78,17 @@ def module_stats(module: Module) -> ModuleStats:
         macs = op_macs(op)
         s.total_macs += macs
         s.largest_activation = max(s.largest_activation, out_b)
-        label = op.loc.label or (op.results[0].name_hint if op.results else None) or ""
-        s.ops.append(OpStat(op.name, label, macs, params, in_b, out_b))
+        s.ops.append(OpStat(op.name, layer_label(op), macs, params, in_b, out_b))
     return s
+
+
+def layer_label(op) -> str:
+    """The name a table shows for a layer (every report uses this one): its node name(s), else
+    its first result's name."""
+    loc = op.loc
+    return (loc.label if loc is not None else None) or (op.results[0].name_hint if op.results else None) or ""
+
+
+def short_label(s: str, n: int = 40) -> str:
+    """``s`` cut to ``n`` characters for a table, keeping the end (where ONNX names differ)."""
+    return s if len(s) <= n else "..." + s[-(n - 3):]

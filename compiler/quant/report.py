@@ -158,7 +158,9 @@ def _db(x: float) -> str:
 
 
 def _short(s: str, n: int) -> str:
-    return s if len(s) <= n else "..." + s[-(n - 3):]
+    from edgecc.analysis.stats import short_label
+
+    return short_label(s, n)
 
 
 def sqnr_db(signal_power: float, noise_power: float) -> float:

@@ -69,6 +69,12 @@ def _emit_c(module: Module, job: Job, tmp: Path) -> None:
         wanted.append("report")  # needed for the summary and --board; removed below if not asked
     emit(module, tmp, target=job.target, prefix=job.prefix, emit=tuple(wanted), **job.c_options)
     job.c_report = json.loads((tmp / "report.json").read_text())
+    budget = job.c_options.get("ram_budget")
+    if budget is not None and job.board is None and job.c_report["arena_bytes"] > budget:
+        mode = job.c_options.get("memory")
+        hint = "--memory auto or ram" if mode == "speed" else "--quantize int8, a smaller input resolution"
+        raise EdgeccError(f"{job.model.name}: the arena needs {job.c_report['arena_bytes']:,} B with --memory "
+                          f"{mode}, over --ram-budget {budget:,} B (options that would help: {hint})")
     if job.extra_code_size:
         import os
 
@@ -96,6 +102,16 @@ EMITTERS: dict[str, Callable[[Module, Job, Path], None]] = {
     "c": _emit_c,
     "testbench": _emit_c,
 }
+
+
+def parse_bytes(text: str, option: str) -> int:
+    """``65536``, ``64K``/``64KiB`` (x1024), ``1M``/``1MiB`` -> bytes."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    mult = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
+    digits = t[:-1] if mult > 1 else t
+    if not digits.isdigit() or int(digits) <= 0 or int(digits) * mult >= 2 ** 32:
+        raise EdgeccError(f"{option} '{text}': expected a positive byte count below 4 GiB, e.g. 65536, 64K or 1M")
+    return int(digits) * mult
 
 
 def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
@@ -205,6 +221,9 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
               help="C: a static arena in .bss, or one the caller provides.")
 @click.option("--memory", default="auto", show_default=True, type=click.Choice(("auto", "ram", "speed")),
               help="C: trade CMSIS-NN speed for RAM (in-place kernels) at the memory peak.")
+@click.option("--ram-budget", default=None, metavar="BYTES",
+              help="C: RAM for the arena (e.g. 65536, 64K, 1M; default: the --board's RAM); "
+                   "--memory auto takes the fastest plan that fits it.")
 @click.option("--kernels", default=None, type=click.Choice(("portable", "cmsis-nn")),
               help="C: override the core's kernel library.")
 @click.option("--code-size", is_flag=True, help="C: measure .text/.rodata/.bss with arm-none-eabi-gcc.")
@@ -215,7 +234,7 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
 def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, prefix, arena,
-                    memory, kernels, code_size, depfile, passes, quiet, verbose):
+                    memory, ram_budget, kernels, code_size, depfile, passes, quiet, verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     from edgecc.targets import resolve
 
@@ -234,6 +253,8 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     if depfile is not None:
         check_depfile(depfile)
     core, board_info = resolve(target, board)
+    budget = parse_bytes(ram_budget, "--ram-budget") if ram_budget is not None else \
+        (board_info.ram if board_info is not None else None)
     shapes = parse_input_shapes(input_shape)
     module = load_model(model, shapes, optimize=False)
     scheme = resolve_quantize(quantize, module, calib, list(emits))
@@ -242,7 +263,7 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         click.echo(f"pipeline: {pm.pipeline_text()}", err=True)
     pm.run(module)
     job = Job(model, core.name, out, pm.pipeline_text(), scheme, prefix, board, emits,
-              dict(arena=arena, memory=memory, kernels=kernels), extra_code_size=code_size,
+              dict(arena=arena, memory=memory, kernels=kernels, ram_budget=budget), extra_code_size=code_size,
               resizable=bool(shapes))
     with staged_output(out) as tmp:
         done: set = set()
@@ -309,8 +330,20 @@ def summary(module: Module, job: Job) -> str:
     if r is None:
         return head + fit
     kernels = ", ".join(f"{k} {v}" for k, v in sorted(r["kernels"].items(), key=lambda kv: -kv[1]))
-    return (f"{head}\n  arena {r['arena_bytes']:,} B, flash data {r['flash_data_bytes']:,} B\n"
+    return (f"{head}\n  arena {r['arena_bytes']:,} B, flash data {r['flash_data_bytes']:,} B{_speed_note(r)}\n"
             f"  kernels: {kernels}{fit}")
+
+
+def _speed_note(r: dict) -> str:
+    """What the memory mode traded: the speed build's arena and the estimated instruction ratio."""
+    mc = r.get("memory_choice") or {}
+    est, sp = mc.get("estimated_instructions"), mc.get("speed_estimated_instructions")
+    if not est or not sp:
+        return ""
+    if mc.get("speed_arena_bytes") == r["arena_bytes"]:
+        return f"; ~{est / 1e6:.2f} M instructions per inference (estimated)"
+    return (f"; ~{est / 1e6:.2f} M instructions per inference (estimated; --memory speed: "
+            f"{mc['speed_arena_bytes']:,} B, {est / sp:.2f}x its instructions)")
 
 
 def _version() -> str:

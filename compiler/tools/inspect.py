@@ -37,6 +37,8 @@ def unsupported_ops(path: Path, input_shapes) -> list[tuple[str, str, str]]:
 def inspect_text(module, model: Path) -> str:
     from edgecc.analysis.stats import module_stats
 
+    from edgecc.analysis.stats import short_label
+
     s = module_stats(module)
     lines = [f"model: {model.name}"]
     for a in module.func.arguments:
@@ -49,7 +51,7 @@ def inspect_text(module, model: Path) -> str:
     ops = [op for op in module.ops if op.name not in ("builtin.constant", "func.return")]
     for i, (op, st) in enumerate(zip(ops, s.ops)):
         out = _shape(op.results[0].type) if op.results else "-"
-        lines.append(f"{i:>3}  {st.name:<22} {st.loc[:28]:<28} {out:<16} {st.macs:>12,} "
+        lines.append(f"{i:>3}  {st.name:<22} {short_label(st.loc, 28):<28} {out:<16} {st.macs:>12,} "
                      f"{st.params:>9,} {st.out_bytes:>10,}")
     lines.append("")
     lines.append(f"ops: {sum(s.op_counts.values())} ("
