@@ -41,25 +41,37 @@ AUTO_SLACK = 0.05
 #: output rows per band step the search tries
 BAND_ROWS = (1, 2, 4, 8)
 
-#: estimated instructions per MAC: (ISA, kernel kind) -> figure (CMSIS-NN, -O2)
+#: estimated instructions per MAC: (ISA, kernel kind) -> figure (CMSIS-NN, -O2). Fitted on the
+#: emulator (QEMU instruction counts, the bundled example: cortex-m55 = mve, cortex-m4 = dsp);
+#: "none" (Cortex-M0/M3: CMSIS-NN's plain C) is not measurable on QEMU's machines for M0, guessed.
 _PER_MAC = {
-    ("mve", "conv"): 0.7, ("mve", "depthwise"): 3.0, ("mve", "fully_connected"): 0.6,
-    ("dsp", "conv"): 3.0, ("dsp", "depthwise"): 8.0, ("dsp", "fully_connected"): 2.1,
-    ("none", "conv"): 4.0, ("none", "depthwise"): 9.0, ("none", "fully_connected"): 3.6,
+    ("mve", "conv"): 0.96, ("mve", "conv1x1"): 0.40, ("mve", "depthwise"): 2.34,
+    ("mve", "fully_connected"): 0.6,
+    ("dsp", "conv"): 3.5, ("dsp", "conv1x1"): 2.09, ("dsp", "depthwise"): 7.8, ("dsp", "fully_connected"): 2.1,
+    ("none", "conv"): 4.0, ("none", "conv1x1"): 3.0, ("none", "depthwise"): 9.0,
+    ("none", "fully_connected"): 3.6,
 }
 _PORTABLE_PER_MAC = 10.0
 _PER_ELEMENT = 4.0  # element-wise ops, pooling, data movement
-#: a CMSIS-NN call's fixed cost (wrapper, dispatch, setup): fitted on the emulator (cortex-m55)
+#: a CMSIS-NN call's fixed cost (wrapper, dispatch, setup)
 _PER_CALL = 400
+#: what one more call costs inside a band group, per ISA: least squares over band rows 1/2/4/8
+#: on the emulator (cortex-m55: 321; cortex-m4: 7,384 — the DSP kernels rebuild per call what
+#: Helium's read in place: im2col columns, reordered depthwise weights)
+_BAND_CALL = {"mve": 320, "dsp": 7400, "none": 7400}
 _PER_COPIED_BYTE = 0.3  # memcpy / memmove in band execution
 #: CMSIS-NN convolutions compute output pixels in groups (Helium: 4, DSP: 2); the pixels of a
-#: call left over from its groups run a slower path costing this much more per MAC (fitted)
-_GROUP = {"mve": (4, 0.55), "dsp": (2, 1.0)}
+#: call left over from its groups run a slower path costing this much more per MAC (fitted:
+#: 0.555 on cortex-m55, 0.659 on cortex-m4)
+_GROUP = {"mve": (4, 0.55), "dsp": (2, 0.66)}
 
 
 def _kind(op) -> str:
     kind = getattr(op, "mac_kind", None) or op.name
-    return next((k for k in ("depthwise", "fully_connected", "conv") if k in kind), "conv")
+    kind = next((k for k in ("depthwise", "fully_connected", "conv") if k in kind), "conv")
+    if kind == "conv" and len(op.operands) > 1 and tuple(op.operands[1].type.shape[1:3]) == (1, 1):
+        return "conv1x1"
+    return kind
 
 
 def _band_overhead(op, isa: str) -> float:
@@ -67,11 +79,11 @@ def _band_overhead(op, isa: str) -> float:
     from edgecc.backends.c.generate import op_macs
 
     g = op.group
-    extra = (g.calls - len(op.member_ops())) * _PER_CALL + g.copied_bytes * _PER_COPIED_BYTE
+    extra = (g.calls - len(op.member_ops())) * _BAND_CALL.get(isa, _PER_CALL) + g.copied_bytes * _PER_COPIED_BYTE
     group, per_mac = _GROUP.get(isa, (1, 0.0))
     k = len(g.stages)
     for i, st in enumerate(g.stages):
-        if st.op is None or group == 1 or _kind(st.op) != "conv":
+        if st.op is None or group == 1 or not _kind(st.op).startswith("conv"):
             continue
         ow = st.op.results[0].type.shape[2]
         per_pixel = op_macs(st.op) / max(st.op.results[0].type.shape[1] * ow, 1)
@@ -207,6 +219,29 @@ def band_search(base: Module, core, slack: float | None, budget: int | None = No
         if top is None:
             break
         best = top
+    return _polish(base, core, best)
+
+
+def _polish(base: Module, core, best: Choice) -> Choice:
+    """Greedy steps lower the peak one group at a time, so an early group may keep fewer rows per
+    band than the final arena needs: give each group the cheapest rows and window that keep the
+    arena (and the peak's layer count) where it is."""
+    groups = list(best.groups)
+    for i in range(len(groups)):
+        members = groups[i][0]
+        for rows in BAND_ROWS:
+            for window in (False, True):
+                trial = groups[:i] + [(members, rows, window)] + groups[i + 1:]
+                if trial == best.groups:
+                    continue
+                m = with_groups(base, core, trial)
+                if m is None:
+                    continue
+                p = _plan(m, core)
+                cost = estimate_total(m, core.isa)
+                if p.arena_size <= best.arena and cost < best.instructions:
+                    best = Choice(m, p, cost, best.speed_instructions, best.speed_arena, trial, budget=best.budget)
+                    groups = trial
     return best
 
 
