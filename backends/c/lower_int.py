@@ -31,7 +31,7 @@ from edgecc.ir.types import QuantizedType, TensorType
 from edgecc.quant import math as qm
 
 UNARY_LUT = ("nn.relu", "nn.clamp", "nn.leaky_relu", "nn.sigmoid", "nn.tanh", "nn.hard_swish", "nn.exp",
-             "nn.abs", "nn.neg", "nn.rsqrt")
+             "nn.abs", "nn.neg", "nn.rsqrt", "nn.hard_sigmoid")
 
 
 def _bits(v: Value) -> int:
@@ -355,7 +355,14 @@ def _qbinary(op, L):
 
 @lowering(*UNARY_LUT)
 def _unary(op, L):
-    bits = _need_s8(op, int16=op.name in ("nn.sigmoid", "nn.tanh", "nn.relu", "nn.clamp"))
+    bits = _need_s8(op, int16=op.name in ("nn.sigmoid", "nn.tanh", "nn.relu", "nn.clamp", "nn.hard_sigmoid",
+                                          "nn.hard_swish"))
+    if bits == 16 and op.name == "nn.hard_swish":
+        _hard_swish16(op, L)
+        return
+    if bits == 16 and op.name == "nn.hard_sigmoid":
+        _hard_sigmoid16(op, L)
+        return
     if bits == 16 and op.name in ("nn.relu", "nn.clamp"):
         _relu16(op, L)
         return
@@ -363,6 +370,47 @@ def _unary(op, L):
         _sigmoid_tanh16(op, L)
         return
     L.replace(op, CI.LutS8Op, op.operands, table=unary_table(op), function=op.name)
+
+
+def _hard_sigmoid16(op, L) -> None:
+    """int16 hard_sigmoid as its TFLite form (``edgecc.quant.hard_sigmoid``): an int16 ADD of the
+    offset into the fixed-range intermediate, then an int16 MUL by alpha (int8 uses a table)."""
+    from edgecc.dialects import nn
+    from edgecc.quant.hard_sigmoid import hard_sigmoid_form
+
+    x, r = op.operands[0], op.results[0]
+    try:
+        form = hard_sigmoid_form(op.attr("alpha"), op.attr("beta"))
+    except ValueError as e:
+        raise unsupported(op, str(e)) from None
+    storage = x.type.element.storage
+    off, alpha = form.constant(form.offset, storage), form.constant(form.alpha, storage)
+    c_off = L.constant(op, np.array(off.stored, storage.numpy), off.element)
+    c_alpha = L.constant(op, np.array(alpha.stored, storage.numpy), alpha.element)
+    t = insert(L, op, nn.AddOp, [x, c_off], x.type.with_element(form.intermediate(storage)),
+               activation=form.activation)
+    mul = nn.MulOp.build(t, c_alpha, result_types=[r.type], loc=op.loc, result_names=[r.name_hint])
+    op.parent.insert_before(op, mul)
+    r.replace_all_uses_with(mul.result)
+    op.erase()
+    _qbinary(t.defining_op(), L)
+    _qbinary(mul, L)
+
+
+def _hard_swish16(op, L) -> None:
+    """int16 hard_swish as its TFLite form: MUL(x, hard_sigmoid(x)), the gate on fixed parameters."""
+    from edgecc.dialects import nn
+    from edgecc.quant import hard_sigmoid as hs
+
+    x, r = op.operands[0], op.results[0]
+    gate_type = x.type.with_element(hs.hard_swish_gate(x.type.element.storage))
+    gate = insert(L, op, nn.HardSigmoidOp, [x], gate_type, alpha=hs.HARD_SWISH_ALPHA, beta=hs.HARD_SWISH_BETA)
+    mul = nn.MulOp.build(x, gate, result_types=[r.type], loc=op.loc, result_names=[r.name_hint])
+    op.parent.insert_before(op, mul)
+    r.replace_all_uses_with(mul.result)
+    op.erase()
+    _hard_sigmoid16(gate.defining_op(), L)
+    _qbinary(mul, L)
 
 
 def _relu16(op, L) -> None:

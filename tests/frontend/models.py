@@ -137,6 +137,39 @@ def resnet_block(opset: int = 17) -> onnx.ModelProto:
     return g.model()
 
 
+def mobilenetv3_block(opset: int = 17) -> onnx.ModelProto:
+    """torchvision's MobileNetV3 InvertedResidual as ``torch.onnx`` exports it (eval mode): stem conv +
+    hardswish, expand 1x1 + hardswish, depthwise 3x3 + hardswish, squeeze-excite (GlobalAveragePool,
+    1x1 conv, Relu, 1x1 conv, HardSigmoid(alpha=1/6), Mul), project 1x1, residual Add. At opset 17
+    BatchNorm is folded and hardswish is a HardSwish node; below opset 14 (no HardSwish) the
+    TorchScript exporter writes ``Mul(x, HardSigmoid(x))``, here with the BatchNorms left unfolded."""
+    g = G("mobilenetv3_block", opset, seed=13)
+    folded = opset >= 14
+
+    def hswish(x):
+        if opset >= 14:
+            return g.node("HardSwish", [x])
+        return g.node("Mul", [x, g.node("HardSigmoid", [x], alpha=1 / 6)])
+
+    def conv_bn(x, cin, cout, k, stride=1, group=1):
+        if folded:
+            return g.conv(x, cin, cout, k, stride=stride, group=group)
+        return g.bn(g.conv(x, cin, cout, k, stride=stride, group=group, bias=False), cout)
+
+    x = g.input("image", [1, 3, 32, 32])
+    stem = hswish(conv_bn(x, 3, 16, 3, stride=2))
+    y = hswish(conv_bn(stem, 16, 48, 1))
+    y = hswish(conv_bn(y, 48, 48, 3, group=48))
+    s = g.node("GlobalAveragePool", [y])
+    s = g.node("Relu", [g.conv(s, 48, 16, 1)])
+    s = g.node("HardSigmoid", [g.conv(s, 16, 48, 1)], alpha=1 / 6)
+    y = g.node("Mul", [s, y])
+    y = conv_bn(y, 48, 16, 1)
+    g.node("Add", [y, stem], outputs=["features"])
+    g.output("features")
+    return g.model()
+
+
 def dense_autoencoder(opset: int = 17, use_gemm: bool = True) -> onnx.ModelProto:
     """ToyADMOS-style autoencoder 640 -> 128 -> 128 -> 8 -> 128 -> 128 -> 640 (Gemm or MatMul+Add)."""
     g = G("autoencoder", opset, seed=4)
@@ -311,6 +344,8 @@ MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "ds_cnn_kws_op11": lambda: ds_cnn_kws(11),
     "ds_cnn_kws_op17": lambda: ds_cnn_kws(17),
     "resnet_block": resnet_block,
+    "mobilenetv3_block_op13": lambda: mobilenetv3_block(13),
+    "mobilenetv3_block_op17": lambda: mobilenetv3_block(17),
     "dense_autoencoder_gemm": lambda: dense_autoencoder(17, True),
     "dense_autoencoder_matmul_op11": lambda: dense_autoencoder(11, False),
     "squeezenet_fire": squeezenet_fire,
