@@ -26,12 +26,12 @@ from edgecc.backends.c.lower import (
     unsupported,
 )
 from edgecc.interp.quantized.common import QParams, element, qparams
-from edgecc.ir.core import BlockArgument, Operation, Value
+from edgecc.interp.quantized.tables import UNARY_TABLE_OPS, evaluate_on_all_int8, unary_table
+from edgecc.ir.core import Operation, Value
 from edgecc.ir.types import QuantizedType, TensorType
 from edgecc.quant import math as qm
 
-UNARY_LUT = ("nn.relu", "nn.clamp", "nn.leaky_relu", "nn.sigmoid", "nn.tanh", "nn.hard_swish", "nn.exp",
-             "nn.abs", "nn.neg", "nn.rsqrt", "nn.hard_sigmoid")
+UNARY_LUT = UNARY_TABLE_OPS
 
 
 def _bits(v: Value) -> int:
@@ -56,36 +56,12 @@ def _q(op, v, what="value") -> QParams:
 
 
 # ------------------------------------------------------------------ tables
-def evaluate_on_all_int8(op: Operation, in_value: Value, out_type) -> np.ndarray:
-    """Run the integer reference kernel of unary ``op`` on the 256 int8 values."""
-    from edgecc.interp import quantized
-
-    arg = BlockArgument(TensorType((256,), in_value.type.element), None, 0)
-    clone = object.__new__(type(op))
-    Operation.__init__(clone, [arg], [TensorType((256,), out_type)], dict(op.attrs), op.loc, name=op.name)
-    x = np.arange(-128, 128, dtype=np.int8)
-    return np.asarray(quantized.evaluate_op(clone, [x])[0]).astype(np.int64)
-
-
 def requant_table(src: QParams, dst: QParams) -> tuple[int, ...]:
     x = np.arange(-128, 128, dtype=np.int64)
     if src.same(dst):
         return tuple(int(v) for v in np.clip(x, dst.qmin, dst.qmax))
     return tuple(int(v) for v in qm.requantize(x, src.scale, src.zero_point, dst.scale, dst.zero_point,
                                                dst.qmin, dst.qmax))
-
-
-def unary_table(op: Operation) -> tuple[int, ...]:
-    x, r = op.operands[0], op.results[0]
-    if op.name == "nn.rsqrt":  # defined for x >= zero point only (TFLite errors below)
-        inp, out = _q(op, x), _q(op, r)
-        from edgecc.interp.quantized.elementwise import _rsqrt_table
-
-        lo = max(inp.zero_point, -128)
-        t = np.full(256, out.qmax, dtype=np.int64)
-        t[lo + 128:] = np.clip(_rsqrt_table(inp, out, lo, 127), out.qmin, out.qmax)
-        return tuple(int(v) for v in t)
-    return tuple(int(v) for v in evaluate_on_all_int8(op, x, r.type.element))
 
 
 def insert(L: LoweringContext, before: Operation, cls, operands, result_type, **attrs) -> Value:
