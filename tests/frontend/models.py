@@ -248,6 +248,30 @@ def gru_model(opset: int = 17, direction: str = "forward", seq: int = 5, hidden:
     return g.model()
 
 
+def tiny_unet(opset: int = 17) -> onnx.ModelProto:
+    """A small U-Net: conv, strided conv down, ConvTranspose up, Concat with the skip, a
+    pixel-shuffle as torch exports it (Reshape to 6-D, Transpose, Reshape), a Pad on a 5-D view
+    (time x channel groups) and a Resize back to the input size."""
+    g = G("tiny_unet", opset, seed=14)
+    x = g.input("image", [1, 4, 16, 16])
+    skip = g.node("Relu", [g.conv(x, 4, 8, 3)])
+    down = g.node("Relu", [g.conv(skip, 8, 16, 3, stride=2, pad=[1, 1, 1, 1])])
+    up = g.node("ConvTranspose", [down, g.weight(16, 8, 2, 2), g.weight(8, scale=0.1)], kernel_shape=[2, 2],
+                strides=[2, 2])
+    y = g.node("Concat", [up, skip], axis=1)  # 1x16x16x16
+    y = g.node("Reshape", [y, g.ints([1, 4, 2, 2, 16, 16])])
+    y = g.node("Transpose", [y], perm=[0, 1, 4, 2, 5, 3])
+    y = g.node("Reshape", [y, g.ints([1, 4, 32, 32])])
+    y = g.node("Reshape", [y, g.ints([1, 2, 2, 32, 32])])
+    y = g.node("Pad", [y, g.ints([0, 0, 0, 1, 1, 0, 0, 0, 1, 1])])
+    y = g.node("Reshape", [y, g.ints([1, 4, 34, 34])])
+    y = g.conv(y, 4, 4, 3, pad=[0, 0, 0, 0])
+    g.node("Resize", [y, "", g.const(np.array([1.0, 1.0, 0.5, 0.5], np.float32))], outputs=["mask"],
+           mode="nearest")
+    g.output("mask")
+    return g.model()
+
+
 def resize_upsampler(opset: int = 17) -> onnx.ModelProto:
     """conv, nearest x2 (scales), conv, bilinear to a fixed size (sizes): a small decoder."""
     g = G("upsampler", opset, seed=9)
