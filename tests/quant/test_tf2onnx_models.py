@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("tflite_micro", reason="the tflite_micro package (TFLM Python interpreter) is not installed")
+pytest.importorskip("tflite_micro", reason="the tflite_micro package (TFLM Python interpreter) is "
+                                           "not installed")
 
 from edgecc.backends import tflite  # noqa: E402
 from edgecc.backends.tflite import verify as V  # noqa: E402
@@ -54,7 +55,8 @@ def test_tf2onnx_qdq_folds_bit_exact_with_the_original_tflite(name, scheme, bias
     data = _original_tflite(name, scheme)
     onnx_model = patterns.tflite_to_qdq_onnx(data, bias_axis)
     bias_dq = [n for n in onnx_model.graph.node if n.op_type == "DequantizeLinear" and "bias" in n.input[0]]
-    assert bias_dq and all(any(a.name == "axis" for a in n.attribute) == (bias_axis is not None) for n in bias_dq)
+    has_axis = [any(a.name == "axis" for a in n.attribute) for n in bias_dq]
+    assert bias_dq and all(h == (bias_axis is not None) for h in has_axis)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = import_onnx(onnx_model)
@@ -80,6 +82,6 @@ def test_per_axis_parameters_that_fit_no_axis_are_a_one_line_error():
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6])], [w, s, z])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
-    with pytest.raises(EdgeccError, match=r"node 'dq_w' .*per-axis parameters \(5 scales\) do not match axis 1 "
-                                          r"of a tensor of shape \[4, 6\]"):
+    with pytest.raises(EdgeccError, match=r"node 'dq_w' .*per-axis parameters \(5 scales\) do not match "
+                                          r"axis 1 of a tensor of shape \[4, 6\]"):
         import_onnx(model)

@@ -120,8 +120,9 @@ class _Converter:
             w = self.weight(ins[1], (3, 0, 1, 2) if dw else (0, 3, 1, 2))
             pads = self.pads(ins[0], out, kh, kw, o)
             group = self.tensor(ins[0]).shape[3] if dw else 1
-            y = self.node("Conv", [x, w, self.bias(ins[2])], kernel_shape=[kh, kw], strides=[o.strideH, o.strideW],
-                          dilations=[o.dilationHFactor, o.dilationWFactor], pads=pads, group=group)
+            y = self.node("Conv", [x, w, self.bias(ins[2])], kernel_shape=[kh, kw],
+                          strides=[o.strideH, o.strideW], dilations=[o.dilationHFactor, o.dilationWFactor],
+                          pads=pads, group=group)
             self.finish(self.node("Transpose", [y], perm=NCHW_TO_NHWC), o.fusedActivationFunction, out)
         elif code == "AVERAGE_POOL_2D":
             x = self.node("Transpose", [self.dq(ins[0])], perm=NHWC_TO_NCHW)
@@ -175,7 +176,8 @@ class _Converter:
 
         def info(i):
             t = self.tensor(i)
-            return helper.make_tensor_value_info(self.int_name(i), _ONNX_TYPE[t.type], [int(d) for d in t.shape])
+            shape = [int(d) for d in t.shape]
+            return helper.make_tensor_value_info(self.int_name(i), _ONNX_TYPE[t.type], shape)
 
         graph = helper.make_graph(self.nodes, "tf2onnx", [info(i) for i in self.sg.inputs],
                                   [info(i) for i in self.sg.outputs], self.inits)
