@@ -46,7 +46,8 @@ def _need_s8(op: Operation, values=None, int16: bool = False) -> int:
         if isinstance(e, QuantizedType) and e.storage.bits != 8:
             if not (int16 and e.storage.bits == 16):
                 raise unsupported(op, f"{e.kind} tensors (the C backend's int16x8 kernels cover conv, "
-                                      "depthwise, dense, add/sub/mul, pools, reductions, softmax, sigmoid/tanh)")
+                                      "depthwise, dense, add/sub/mul, pools, reductions, softmax, "
+                                      "sigmoid/tanh, hard_sigmoid/hard_swish)")
             bits = 16
     return bits
 
