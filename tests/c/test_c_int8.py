@@ -171,7 +171,7 @@ def cmsis_nn() -> Path:
 
 
 CMSIS_MODELS = ["ds_cnn_kws_op17", "resnet_block", "mobilenet_block_op17", "dense_autoencoder_gemm",
-                "squeezenet_fire", "lstm_forward", "shufflenet_unit"]
+                "squeezenet_fire", "lstm_forward", "shufflenet_unit", "mobilenetv3_block_op17"]
 
 
 @pytest.mark.parametrize("core", ["cortex-m0plus", "cortex-m4", "cortex-m55"])
