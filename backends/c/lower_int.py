@@ -26,12 +26,12 @@ from edgecc.backends.c.lower import (
     unsupported,
 )
 from edgecc.interp.quantized.common import QParams, element, qparams
-from edgecc.ir.core import BlockArgument, Operation, Value
+from edgecc.interp.quantized.tables import UNARY_TABLE_OPS, evaluate_on_all_int8, unary_table
+from edgecc.ir.core import Operation, Value
 from edgecc.ir.types import QuantizedType, TensorType
 from edgecc.quant import math as qm
 
-UNARY_LUT = ("nn.relu", "nn.clamp", "nn.leaky_relu", "nn.sigmoid", "nn.tanh", "nn.hard_swish", "nn.exp",
-             "nn.abs", "nn.neg", "nn.rsqrt")
+UNARY_LUT = UNARY_TABLE_OPS
 
 
 def _bits(v: Value) -> int:
@@ -46,7 +46,8 @@ def _need_s8(op: Operation, values=None, int16: bool = False) -> int:
         if isinstance(e, QuantizedType) and e.storage.bits != 8:
             if not (int16 and e.storage.bits == 16):
                 raise unsupported(op, f"{e.kind} tensors (the C backend's int16x8 kernels cover conv, "
-                                      "depthwise, dense, add/sub/mul, pools, reductions, softmax, sigmoid/tanh)")
+                                      "depthwise, dense, add/sub/mul, pools, reductions, softmax, "
+                                      "sigmoid/tanh, hard_sigmoid/hard_swish)")
             bits = 16
     return bits
 
@@ -56,36 +57,12 @@ def _q(op, v, what="value") -> QParams:
 
 
 # ------------------------------------------------------------------ tables
-def evaluate_on_all_int8(op: Operation, in_value: Value, out_type) -> np.ndarray:
-    """Run the integer reference kernel of unary ``op`` on the 256 int8 values."""
-    from edgecc.interp import quantized
-
-    arg = BlockArgument(TensorType((256,), in_value.type.element), None, 0)
-    clone = object.__new__(type(op))
-    Operation.__init__(clone, [arg], [TensorType((256,), out_type)], dict(op.attrs), op.loc, name=op.name)
-    x = np.arange(-128, 128, dtype=np.int8)
-    return np.asarray(quantized.evaluate_op(clone, [x])[0]).astype(np.int64)
-
-
 def requant_table(src: QParams, dst: QParams) -> tuple[int, ...]:
     x = np.arange(-128, 128, dtype=np.int64)
     if src.same(dst):
         return tuple(int(v) for v in np.clip(x, dst.qmin, dst.qmax))
     return tuple(int(v) for v in qm.requantize(x, src.scale, src.zero_point, dst.scale, dst.zero_point,
                                                dst.qmin, dst.qmax))
-
-
-def unary_table(op: Operation) -> tuple[int, ...]:
-    x, r = op.operands[0], op.results[0]
-    if op.name == "nn.rsqrt":  # defined for x >= zero point only (TFLite errors below)
-        inp, out = _q(op, x), _q(op, r)
-        from edgecc.interp.quantized.elementwise import _rsqrt_table
-
-        lo = max(inp.zero_point, -128)
-        t = np.full(256, out.qmax, dtype=np.int64)
-        t[lo + 128:] = np.clip(_rsqrt_table(inp, out, lo, 127), out.qmin, out.qmax)
-        return tuple(int(v) for v in t)
-    return tuple(int(v) for v in evaluate_on_all_int8(op, x, r.type.element))
 
 
 def insert(L: LoweringContext, before: Operation, cls, operands, result_type, **attrs) -> Value:
@@ -355,7 +332,14 @@ def _qbinary(op, L):
 
 @lowering(*UNARY_LUT)
 def _unary(op, L):
-    bits = _need_s8(op, int16=op.name in ("nn.sigmoid", "nn.tanh", "nn.relu", "nn.clamp"))
+    bits = _need_s8(op, int16=op.name in ("nn.sigmoid", "nn.tanh", "nn.relu", "nn.clamp", "nn.hard_sigmoid",
+                                          "nn.hard_swish"))
+    if bits == 16 and op.name == "nn.hard_swish":
+        _hard_swish16(op, L)
+        return
+    if bits == 16 and op.name == "nn.hard_sigmoid":
+        _hard_sigmoid16(op, L)
+        return
     if bits == 16 and op.name in ("nn.relu", "nn.clamp"):
         _relu16(op, L)
         return
@@ -363,6 +347,47 @@ def _unary(op, L):
         _sigmoid_tanh16(op, L)
         return
     L.replace(op, CI.LutS8Op, op.operands, table=unary_table(op), function=op.name)
+
+
+def _hard_sigmoid16(op, L) -> None:
+    """int16 hard_sigmoid as its TFLite form (``edgecc.quant.hard_sigmoid``): an int16 ADD of the
+    offset into the fixed-range intermediate, then an int16 MUL by alpha (int8 uses a table)."""
+    from edgecc.dialects import nn
+    from edgecc.quant.hard_sigmoid import hard_sigmoid_form
+
+    x, r = op.operands[0], op.results[0]
+    try:
+        form = hard_sigmoid_form(op.attr("alpha"), op.attr("beta"))
+    except ValueError as e:
+        raise unsupported(op, str(e)) from None
+    storage = x.type.element.storage
+    off, alpha = form.constant(form.offset, storage), form.constant(form.alpha, storage)
+    c_off = L.constant(op, np.array(off.stored, storage.numpy), off.element)
+    c_alpha = L.constant(op, np.array(alpha.stored, storage.numpy), alpha.element)
+    t = insert(L, op, nn.AddOp, [x, c_off], x.type.with_element(form.intermediate(storage)),
+               activation=form.activation)
+    mul = nn.MulOp.build(t, c_alpha, result_types=[r.type], loc=op.loc, result_names=[r.name_hint])
+    op.parent.insert_before(op, mul)
+    r.replace_all_uses_with(mul.result)
+    op.erase()
+    _qbinary(t.defining_op(), L)
+    _qbinary(mul, L)
+
+
+def _hard_swish16(op, L) -> None:
+    """int16 hard_swish as its TFLite form: MUL(x, hard_sigmoid(x)), the gate on fixed parameters."""
+    from edgecc.dialects import nn
+    from edgecc.quant import hard_sigmoid as hs
+
+    x, r = op.operands[0], op.results[0]
+    gate_type = x.type.with_element(hs.hard_swish_gate(x.type.element.storage))
+    gate = insert(L, op, nn.HardSigmoidOp, [x], gate_type, alpha=hs.HARD_SWISH_ALPHA, beta=hs.HARD_SWISH_BETA)
+    mul = nn.MulOp.build(x, gate, result_types=[r.type], loc=op.loc, result_names=[r.name_hint])
+    op.parent.insert_before(op, mul)
+    r.replace_all_uses_with(mul.result)
+    op.erase()
+    _hard_sigmoid16(gate.defining_op(), L)
+    _qbinary(mul, L)
 
 
 def _relu16(op, L) -> None:

@@ -232,6 +232,26 @@ def qadd(L: Lowering, node: Node, ins, outs, consts):
     return None
 
 
+def qunary(L: Lowering, node: Node, ins, outs, consts):
+    """int8 unary ops as a 256-entry table of the reference kernel's results."""
+    from edgecc.interp.quantized.tables import unary_table
+    from edgecc.runtime.kernels import quantized as Q
+
+    op = node.op
+    qi, qo = _q(op.operands[0]), _q(op.results[0])
+    if not _per_tensor(qi, qo) or node.clamp is not None or qi.storage.bits != 8 or qo.storage.bits != 8:
+        return L.fallback(op, ins, outs)
+    table = L.persistent(np.asarray(unary_table(op), np.int8))
+    L.emit(Q.qlut_s8, ins[0].reshape(-1), outs[0].reshape(-1), table)
+    return None
+
+
+def _register_unary() -> None:
+    from edgecc.interp.quantized.tables import UNARY_TABLE_OPS
+
+    qlowering(*(n for n in UNARY_TABLE_OPS if n not in QLOWERINGS))(qunary)
+
+
 @qlowering("nn.transpose", "nn.slice", "nn.gather", "nn.split")
 def qmovement(L: Lowering, node: Node, ins, outs, consts):
     from edgecc.backends.numba.ops import LOWERINGS
@@ -277,3 +297,6 @@ def qsoftmax(L: Lowering, node: Node, ins, outs, consts):
            L.persistent(np.asarray(e12, np.int64)), L.persistent(valid.astype(np.bool_)),
            np.int64(x.size // max(depth, 1)), np.int64(depth))
     return None
+
+
+_register_unary()

@@ -668,3 +668,5 @@ def resize(w, op):
 
 
 __all__ = ["LOWER", "TABLE", "check_variant", "options", "unsupported", "simple_version"]
+
+from edgecc.backends.tflite import ops_hard  # noqa: E402,F401  (registers nn.hard_sigmoid)

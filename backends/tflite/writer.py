@@ -337,7 +337,9 @@ def to_bytes(module: Module, *, variant: str = "auto") -> bytes:
     if variant not in VARIANTS:
         raise EdgeccError(f"unknown tflite variant '{variant}' (expected one of {', '.join(VARIANTS)})")
     module.verify()
-    return Writer(module, variant).build()
+    from edgecc.backends.tflite.limits import legalize
+
+    return Writer(legalize(module), variant).build()
 
 
 def emit(module: Module, path, *, variant: str = "auto") -> bytes:

@@ -460,8 +460,9 @@ class HardSwishOp(_unary(FQ)):
 
 
 @nn.op("hard_sigmoid")
-class HardSigmoidOp(_unary(FLOAT)):
-    """max(0, min(1, alpha * x + beta)) (ONNX HardSigmoid). f32/f16."""
+class HardSigmoidOp(_unary(FQ)):
+    """max(0, min(1, alpha * x + beta)) (ONNX HardSigmoid). f32/f16/qi8/qi16 (quantized: the
+    ADD + MUL form of ``edgecc.quant.hard_sigmoid``, which needs alpha > 0)."""
 
     alpha = attr(Float(), default=0.2)
     beta = attr(Float(), default=0.5)

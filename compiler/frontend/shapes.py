@@ -47,6 +47,21 @@ def _static(tp) -> Static | None:
     return int(tt.elem_type), tuple(dims)
 
 
+def _int64_bias_stand_ins(node, init_dims: dict, stand_ins: dict) -> None:
+    """tf2onnx writes ``DequantizeLinear`` of int64 initializers (the biases of int16x8 models),
+    which ONNX's type constraints do not list; legalization handles them like int32 biases. For
+    inference only, such inputs are replaced by int32 stand-ins of the same shape."""
+    from onnx import TensorProto
+
+    if node.op_type != "DequantizeLinear" or init_dims.get(node.input[0], (0,))[0] != TensorProto.INT64:
+        return
+    for k in (0, 2):
+        if k < len(node.input) and init_dims.get(node.input[k], (0,))[0] == TensorProto.INT64:
+            stand = f"{node.input[k]}#as_int32"
+            stand_ins[stand] = init_dims[node.input[k]][1]
+            node.input[k] = stand
+
+
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
@@ -63,10 +78,13 @@ def complete_shapes(imp: _Importer, fixed: dict[str, Static]) -> tuple[dict[str,
     # --- 1. whole-graph inference on a light copy --------------------------------
     names_used: set[str] = set()
     infer_nodes = []
+    init_dims = {t.name: (int(t.data_type), list(t.dims)) for t in g.initializer}
+    stand_ins: dict[str, list[int]] = {}
     for i in imp.order:  # topological order: inference walks the nodes in sequence
         n = nodes[i]
         c = onnx.NodeProto()
         c.CopyFrom(n)
+        _int64_bias_stand_ins(c, init_dims, stand_ins)
         name = node_display_name(n, i)
         if name in names_used:
             name = f"{name}#{i}"
@@ -78,6 +96,8 @@ def complete_shapes(imp: _Importer, fixed: dict[str, Static]) -> tuple[dict[str,
     for inp in imp.inputs:
         code, shape = fixed[inp.name]
         ginputs.append(helper.make_tensor_value_info(inp.name, code, shape))
+    for name, dims in stand_ins.items():
+        ginputs.append(helper.make_tensor_value_info(name, onnx.TensorProto.INT32, dims))
     inits = []
     consts: dict[str, np.ndarray] = {}
     types: dict[str, Static] = {}

@@ -14,8 +14,8 @@
    to share parameters (the inputs and output of pools, concat, reshape,
    transpose, slice, pad, gather, split, resize, maximum/minimum) are merged
    into one class whose range is the union of its members'; softmax, sigmoid,
-   tanh and log_softmax outputs get TFLite's fixed parameters; hard_swish's
-   output range is computed from its input range;
+   tanh and log_softmax outputs get TFLite's fixed parameters; hard_swish's and
+   hard_sigmoid's output ranges are computed from their input ranges;
 4. a rewrite in program order: quantized ops get quantized operands (float
    producers get an ``nn.quantize``, values of another type an
    ``nn.requantize``), constant weights become per-channel symmetric quantized
@@ -47,7 +47,8 @@ from edgecc.quant.observers import METHODS, Observer, choose_range
 QUANTIZABLE = frozenset({
     "nn.conv2d", "nn.depthwise_conv2d", "nn.fully_connected", "nn.matmul",
     "nn.add", "nn.sub", "nn.mul", "nn.maximum", "nn.minimum",
-    "nn.relu", "nn.clamp", "nn.leaky_relu", "nn.prelu", "nn.hard_swish", "nn.sigmoid", "nn.tanh",
+    "nn.relu", "nn.clamp", "nn.leaky_relu", "nn.prelu", "nn.hard_swish", "nn.hard_sigmoid", "nn.sigmoid",
+    "nn.tanh",
     "nn.softmax", "nn.log_softmax",
     "nn.avg_pool2d", "nn.max_pool2d", "nn.mean", "nn.reduce_sum", "nn.reduce_max", "nn.reduce_min",
     "nn.reshape", "nn.transpose", "nn.concat", "nn.split", "nn.pad", "nn.slice", "nn.gather", "nn.resize",
@@ -194,6 +195,12 @@ def _hard_swish_range(lo: float, hi: float) -> tuple[float, float]:
     return min(vals), max(vals)
 
 
+def _hard_sigmoid_range(op: Operation, lo: float, hi: float) -> tuple[float, float]:
+    a, b = float(op.attr("alpha", 0.2)), float(op.attr("beta", 0.5))
+    vals = [min(max(a * v + b, 0.0), 1.0) for v in (lo, hi)]
+    return min(vals), max(vals)
+
+
 def _attr_ranges(module: Module) -> dict[Value, tuple[float, float]]:
     out: dict[Value, tuple[float, float]] = {}
     inputs = module.attrs.get(INPUT_RANGES_ATTR)
@@ -275,6 +282,9 @@ class _Planner:
         if op is not None and op.name == "nn.hard_swish":
             r = self.raw_range(op.operands[0], scheme)
             return _hard_swish_range(*r) if r is not None else None
+        if op is not None and op.name == "nn.hard_sigmoid":
+            r = self.raw_range(op.operands[0], scheme)
+            return _hard_sigmoid_range(op, *r) if r is not None else None
         obs = self.stats.get(v)
         if obs is not None and obs.seen:
             r = choose_range(obs, self.cfg.calibration, percentile=self.cfg.percentile,
@@ -320,6 +330,8 @@ class _Planner:
         scheme = S.SCHEMES[self.cfg.overrides.get(op, self.cfg.scheme)]
         if not integer_kernel(op.name, scheme.activation.bits):
             return f"no {scheme.activation.bits}-bit TFLite kernel"
+        if op.name == "nn.hard_sigmoid" and not float(op.attr("alpha", 0.2)) > 0.0:
+            return "alpha <= 0 has no integer form"
         if op.name in WEIGHTED:
             if weight_data(op.operands[1]) is None:
                 return "weights are not constant"

@@ -267,7 +267,9 @@ def plan_region(ops: Sequence[Operation], F: Perm) -> _Plan | None:
                 # a transpose read only by the region merges with the new one: no new op then
                 added += not (tp is not None and all_inside)
         for res, Fr in zip(op.results, perms[id(op)]):
-            outside = {id(u.op): u.op for u in res.uses if id(u.op) not in members}
+            # a transpose nothing reads is dead (dce erases it): neither a cost nor a gain
+            outside = {id(u.op): u.op for u in res.uses if id(u.op) not in members
+                       and not (u.op.name == "nn.transpose" and not u.op.result.has_uses)}
             if not outside or is_identity(Fr):
                 continue
             non_transpose = False

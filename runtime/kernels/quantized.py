@@ -13,7 +13,9 @@ activations, the int64 variant for int16):
 * ``qdepthwise``: the same per channel over the window;
 * ``qavg_pool``: TFLM's rounded average of the valid cells;
 * ``qadd``: TFLM ADD/SUB (both inputs rescaled to a common 2^left_shift
-  fixed point, summed, rescaled).
+  fixed point, summed, rescaled);
+* ``qlut_s8``: int8 activations (relu, clamp, sigmoid, tanh, hard_swish, hard_sigmoid ...) by a
+  table the backend computes with the reference kernel.
 
 Accumulators are int64; for int8 activations the sum is wrapped to int32
 before requantization, as the C accumulator wraps.
@@ -340,6 +342,13 @@ def qadd(a, b, out, shape, sa, sb, zp1, zp2, zpo, ls, m1, s1, m2, s2, mo, so, lo
                         y = hi
                     out[o + i] = y
                 o += shape[3]
+
+
+@kernel
+def qlut_s8(x, out, table):
+    """int8 unary op by its 256-entry table (``edgecc.interp.quantized.tables``)."""
+    for i in range(x.size):
+        out[i] = table[np.int64(x[i]) + 128]
 
 
 # ------------------------------------------------------------------ softmax

@@ -32,7 +32,8 @@ MODELS = load_test_models()
 #: memory-aware ordering; TFLM's greedy plan of the same graph is never smaller
 ARENA = {
     "mobilenet_block_op11": 32768, "mobilenet_block_op17": 32768, "ds_cnn_kws_op11": 32000,
-    "ds_cnn_kws_op17": 32000, "resnet_block": 16384, "dense_autoencoder_gemm": 3072,
+    "ds_cnn_kws_op17": 32000, "resnet_block": 16384, "mobilenetv3_block_op13": 114688,
+    "mobilenetv3_block_op17": 114688, "dense_autoencoder_gemm": 3072,
     "dense_autoencoder_matmul_op11": 3072, "squeezenet_fire": 28800, "shufflenet_unit": 3456,
     "lstm_forward": 1344, "lstm_bidirectional_op11": 1552, "lstm_reverse_no_state": 1280,
     "lstm_peepholes": 1344, "gru_forward": 992, "gru_bidirectional_op11": 1200,

@@ -24,7 +24,8 @@ MODELS = helpers.load_test_models()
 #: arena bytes of the int8 test models for -t generic
 ARENA = {
     "mobilenet_block_op11": 20480, "mobilenet_block_op17": 20480, "ds_cnn_kws_op11": 4496,
-    "ds_cnn_kws_op17": 4496, "resnet_block": 10240, "dense_autoencoder_gemm": 3200,
+    "ds_cnn_kws_op17": 4496, "resnet_block": 10240, "mobilenetv3_block_op13": 28672,
+    "mobilenetv3_block_op17": 20480, "dense_autoencoder_gemm": 3200,
     "dense_autoencoder_matmul_op11": 3200, "squeezenet_fire": 18000, "shufflenet_unit": 1440,
     "lstm_forward": 352, "lstm_bidirectional_op11": 480, "lstm_reverse_no_state": 320, "lstm_peepholes": 352,
     "gru_forward": 304, "gru_bidirectional_op11": 416, "gru_linear_before_reset": 288,
@@ -73,8 +74,8 @@ def test_int8_model_is_bit_exact(name, runtime_lib, tmp_path):
     assert float_kernels <= {"edgecc_quantize_f32", "edgecc_dequantize_f32"}  # no float inside
 
 
-INT16_FAST = ("ds_cnn_kws_op17", "resnet_block", "lstm_forward", "resize_upsampler_op17", "opset_variants_op17",
-              "squeezenet_fire")
+INT16_FAST = ("ds_cnn_kws_op17", "resnet_block", "mobilenetv3_block_op17", "lstm_forward",
+              "resize_upsampler_op17", "opset_variants_op17", "squeezenet_fire")
 
 
 @pytest.mark.parametrize("name", [n if n in INT16_FAST else pytest.param(n, marks=pytest.mark.slow)
@@ -170,7 +171,7 @@ def cmsis_nn() -> Path:
 
 
 CMSIS_MODELS = ["ds_cnn_kws_op17", "resnet_block", "mobilenet_block_op17", "dense_autoencoder_gemm",
-                "squeezenet_fire", "lstm_forward", "shufflenet_unit"]
+                "squeezenet_fire", "lstm_forward", "shufflenet_unit", "mobilenetv3_block_op17"]
 
 
 @pytest.mark.parametrize("core", ["cortex-m0plus", "cortex-m4", "cortex-m55"])

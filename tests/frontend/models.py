@@ -137,6 +137,39 @@ def resnet_block(opset: int = 17) -> onnx.ModelProto:
     return g.model()
 
 
+def mobilenetv3_block(opset: int = 17) -> onnx.ModelProto:
+    """torchvision's MobileNetV3 InvertedResidual as ``torch.onnx`` exports it (eval mode): stem conv +
+    hardswish, expand 1x1 + hardswish, depthwise 3x3 + hardswish, squeeze-excite (GlobalAveragePool,
+    1x1 conv, Relu, 1x1 conv, HardSigmoid(alpha=1/6), Mul), project 1x1, residual Add. At opset 17
+    BatchNorm is folded and hardswish is a HardSwish node; below opset 14 (no HardSwish) the
+    TorchScript exporter writes ``Mul(x, HardSigmoid(x))``, here with the BatchNorms left unfolded."""
+    g = G("mobilenetv3_block", opset, seed=13)
+    folded = opset >= 14
+
+    def hswish(x):
+        if opset >= 14:
+            return g.node("HardSwish", [x])
+        return g.node("Mul", [x, g.node("HardSigmoid", [x], alpha=1 / 6)])
+
+    def conv_bn(x, cin, cout, k, stride=1, group=1):
+        if folded:
+            return g.conv(x, cin, cout, k, stride=stride, group=group)
+        return g.bn(g.conv(x, cin, cout, k, stride=stride, group=group, bias=False), cout)
+
+    x = g.input("image", [1, 3, 32, 32])
+    stem = hswish(conv_bn(x, 3, 16, 3, stride=2))
+    y = hswish(conv_bn(stem, 16, 48, 1))
+    y = hswish(conv_bn(y, 48, 48, 3, group=48))
+    s = g.node("GlobalAveragePool", [y])
+    s = g.node("Relu", [g.conv(s, 48, 16, 1)])
+    s = g.node("HardSigmoid", [g.conv(s, 16, 48, 1)], alpha=1 / 6)
+    y = g.node("Mul", [s, y])
+    y = conv_bn(y, 48, 16, 1)
+    g.node("Add", [y, stem], outputs=["features"])
+    g.output("features")
+    return g.model()
+
+
 def dense_autoencoder(opset: int = 17, use_gemm: bool = True) -> onnx.ModelProto:
     """ToyADMOS-style autoencoder 640 -> 128 -> 128 -> 8 -> 128 -> 128 -> 640 (Gemm or MatMul+Add)."""
     g = G("autoencoder", opset, seed=4)
@@ -212,6 +245,30 @@ def gru_model(opset: int = 17, direction: str = "forward", seq: int = 5, hidden:
            linear_before_reset=linear_before_reset)
     g.output("y")
     g.output("y_h")
+    return g.model()
+
+
+def tiny_unet(opset: int = 17) -> onnx.ModelProto:
+    """A small U-Net: conv, strided conv down, ConvTranspose up, Concat with the skip, a
+    pixel-shuffle as torch exports it (Reshape to 6-D, Transpose, Reshape), a Pad on a 5-D view
+    (time x channel groups) and a Resize back to the input size."""
+    g = G("tiny_unet", opset, seed=14)
+    x = g.input("image", [1, 4, 16, 16])
+    skip = g.node("Relu", [g.conv(x, 4, 8, 3)])
+    down = g.node("Relu", [g.conv(skip, 8, 16, 3, stride=2, pad=[1, 1, 1, 1])])
+    up = g.node("ConvTranspose", [down, g.weight(16, 8, 2, 2), g.weight(8, scale=0.1)], kernel_shape=[2, 2],
+                strides=[2, 2])
+    y = g.node("Concat", [up, skip], axis=1)  # 1x16x16x16
+    y = g.node("Reshape", [y, g.ints([1, 4, 2, 2, 16, 16])])
+    y = g.node("Transpose", [y], perm=[0, 1, 4, 2, 5, 3])
+    y = g.node("Reshape", [y, g.ints([1, 4, 32, 32])])
+    y = g.node("Reshape", [y, g.ints([1, 2, 2, 32, 32])])
+    y = g.node("Pad", [y, g.ints([0, 0, 0, 1, 1, 0, 0, 0, 1, 1])])
+    y = g.node("Reshape", [y, g.ints([1, 4, 34, 34])])
+    y = g.conv(y, 4, 4, 3, pad=[0, 0, 0, 0])
+    g.node("Resize", [y, "", g.const(np.array([1.0, 1.0, 0.5, 0.5], np.float32))], outputs=["mask"],
+           mode="nearest")
+    g.output("mask")
     return g.model()
 
 
@@ -311,6 +368,8 @@ MODELS: dict[str, Callable[[], onnx.ModelProto]] = {
     "ds_cnn_kws_op11": lambda: ds_cnn_kws(11),
     "ds_cnn_kws_op17": lambda: ds_cnn_kws(17),
     "resnet_block": resnet_block,
+    "mobilenetv3_block_op13": lambda: mobilenetv3_block(13),
+    "mobilenetv3_block_op17": lambda: mobilenetv3_block(17),
     "dense_autoencoder_gemm": lambda: dense_autoencoder(17, True),
     "dense_autoencoder_matmul_op11": lambda: dense_autoencoder(11, False),
     "squeezenet_fire": squeezenet_fire,

@@ -267,3 +267,27 @@ module @m {{
     x = rng.integers(max(info.min, -2000), min(info.max, 2000) + 1, (1, 6, 6, 4)).astype(info.dtype)
     host = check(module, [x])
     assert not host.fallbacks, host.fallbacks
+
+
+@pytest.mark.parametrize("op, attrs", [("nn.hard_sigmoid", "{alpha = 0.16666667, beta = 0.5}"),
+                                       ("nn.hard_sigmoid", "{alpha = 0.2, beta = 0.5}"), ("nn.hard_swish", ""),
+                                       ("nn.sigmoid", ""), ("nn.leaky_relu", "{alpha = 0.1}")])
+def test_int8_activations_run_by_table_bit_exact(op, attrs):
+    """int8 unary ops run as a 256-entry table of the integer reference kernel (no fallback)."""
+    xq, yq = "!quant.uniform<i8:f32, 0.05:7>", "!quant.uniform<i8:f32, 0.0039215689:-128>"
+    if op in ("nn.hard_swish", "nn.leaky_relu"):
+        yq = "!quant.uniform<i8:f32, 0.03:-20>"
+    elif op == "nn.sigmoid":
+        yq = "!quant.uniform<i8:f32, 0.00390625:-128>"
+    text = f"""
+module @m {{
+  func.func @main(%x: tensor<4x64x{xq}>) -> (tensor<4x64x{yq}>) {{
+    %y = {op}(%x) {attrs} : (tensor<4x64x{xq}>) -> tensor<4x64x{yq}>
+    func.return(%y) : (tensor<4x64x{yq}>) -> ()
+  }}
+}}
+"""
+    module = parse_ir(text)
+    x = np.resize(np.arange(-128, 128), (4, 64)).astype(np.int8)
+    host = check(module, [x])
+    assert not host.fallbacks

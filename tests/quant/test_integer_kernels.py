@@ -450,8 +450,9 @@ def test_neg_is_exact_negation():
     ("nn.exp", {}, 1e-4, (1e-4, 0)),
 ])
 def test_int16_fallbacks_are_within_their_bound(name, attrs, in_scale, out_q):
-    """int16 ops without a TFLM integer kernel: log_softmax/hard_swish go through float (within
-    1 LSB of the exact function), exp uses TFLite's interpolated 513-entry LUT (within 2 LSB)."""
+    """int16 ops without a TFLM integer kernel: log_softmax goes through float, hard_swish is
+    MUL(x, hard_sigmoid(x)) in TFLM's ADD/MUL (both within 1 LSB of the exact function), exp uses
+    TFLite's interpolated 513-entry LUT (within 2 LSB)."""
     shape = (2, 64)
     m = one_op(name, [qt(shape, 16, in_scale)], [qt(shape, 16, *out_q)], **attrs)
     x = np.random.default_rng(0).integers(-32768, 32768, shape).astype(np.int16)

@@ -278,9 +278,24 @@ def case_tanh(rng, bits):
 
 def case_hard_swish(rng, bits):
     shape = _shape4(rng)
-    q_in = act_q(rng, 8, -5, -1)
-    q_out = (q_in[0] * float(rng.uniform(0.2, 2.0)), int(rng.integers(-128, 128)))
-    return unary("nn.hard_swish", shape, 8, q_in, q_out)
+    q_in = act_q(rng, bits, -5, -1)
+    q_out = (q_in[0] * float(rng.uniform(0.2, 2.0)), int(rng.integers(-128, 128)) if bits == 8 else 0)
+    return unary("nn.hard_swish", shape, bits, q_in, q_out)
+
+
+def _hard_sigmoid_attrs(rng):
+    pick = rng.random()
+    if pick < 0.4:
+        return {"alpha": 1 / 6, "beta": 0.5}  # PyTorch's hardsigmoid: ADD (fused RELU6), MUL
+    if pick < 0.6:
+        return {"alpha": 0.2, "beta": 0.5}  # ONNX's default: fused RELU, the cap by saturation
+    return {"alpha": float(rng.uniform(0.05, 1.0)), "beta": float(rng.uniform(-1.0, 1.0))}
+
+
+def case_hard_sigmoid(rng, bits):
+    q_in = act_q(rng, bits, -5, -1)
+    q_out = (1 / 255, -128) if bits == 8 and rng.random() < 0.5 else act_q(rng, bits, -9, -4)
+    return unary("nn.hard_sigmoid", _shape4(rng), bits, q_in, q_out, **_hard_sigmoid_attrs(rng))
 
 
 def case_softmax(rng, bits):
@@ -437,7 +452,8 @@ CASES = {
     "maximum": (_maxmin("nn.maximum"), (8, 16)), "minimum": (_maxmin("nn.minimum"), (8, 16)),
     "relu": (case_relu, (8, 16)), "clamp": (case_clamp, (8, 16)), "leaky_relu": (case_leaky_relu, (8, 16)),
     "prelu": (case_prelu, (8,)), "sigmoid": (case_sigmoid, (8, 16)), "tanh": (case_tanh, (8, 16)),
-    "hard_swish": (case_hard_swish, (8,)), "softmax": (case_softmax, (8, 16)),
+    "hard_swish": (case_hard_swish, (8, 16)), "hard_sigmoid": (case_hard_sigmoid, (8, 16)),
+    "softmax": (case_softmax, (8, 16)),
     "log_softmax": (case_log_softmax, (8,)), "abs": (case_abs, (8, 16)), "rsqrt": (case_rsqrt, (8,)),
     "avg_pool2d": (_pool("nn.avg_pool2d"), (8, 16)), "max_pool2d": (_pool("nn.max_pool2d"), (8, 16)),
     "mean": (_reduce("nn.mean"), (8, 16)), "reduce_sum": (_reduce("nn.reduce_sum"), (8, 16)),
@@ -512,7 +528,9 @@ def test_single_op_bitexact_sweep(name, bits, seed):
 #: unary ops compared on every storage value: (op, widths, input scale range, output params)
 EXHAUSTIVE = {
     "sigmoid": (("nn.sigmoid", {}), (8, 16)), "tanh": (("nn.tanh", {}), (8, 16)),
-    "hard_swish": (("nn.hard_swish", {}), (8,)), "rsqrt": (("nn.rsqrt", {}), (8,)),
+    "hard_swish": (("nn.hard_swish", {}), (8, 16)),
+    "hard_sigmoid": (("nn.hard_sigmoid", {"alpha": 1 / 6}), (8, 16)),
+    "hard_sigmoid_onnx": (("nn.hard_sigmoid", {}), (8, 16)), "rsqrt": (("nn.rsqrt", {}), (8,)),
     "abs": (("nn.abs", {}), (8, 16)), "relu": (("nn.relu", {}), (8, 16)),
     "leaky_relu": (("nn.leaky_relu", {"alpha": 0.2}), (8, 16)), "requantize": (("nn.requantize", {}), (8, 16)),
 }
@@ -530,7 +548,7 @@ def _exhaustive_module(name, bits, k):
     elif name == "tanh":
         q_out = (1 / 128, 0) if bits == 8 else (2.0 ** -15, 0)
     elif name == "hard_swish":
-        q_out = (q_in[0] * float(rng.uniform(0.3, 2.0)), int(rng.integers(-128, 128)))
+        q_out = (q_in[0] * float(rng.uniform(0.3, 2.0)), int(rng.integers(-128, 128)) if bits == 8 else 0)
     else:
         q_out = act_q(rng, bits)
     return unary(op, shape, bits, q_in, q_out, **attrs), q_in

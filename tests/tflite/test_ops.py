@@ -61,6 +61,8 @@ CASES = {
     "relu": _un(N.ReluOp), "relu6": _un(N.ClampOp, min=0.0, max=6.0),
     "clamp_n1_1": _un(N.ClampOp, min=-1.0, max=1.0), "clamp_lo": _un(N.ClampOp, min=-0.5),
     "sigmoid": _un(N.SigmoidOp), "tanh": _un(N.TanhOp), "hard_swish": _un(N.HardSwishOp),
+    "hard_sigmoid_torch": _un(N.HardSigmoidOp, alpha=1 / 6, beta=0.5),
+    "hard_sigmoid_onnx": _un(N.HardSigmoidOp),
     "leaky_relu": _un(N.LeakyReluOp, alpha=0.2), "exp": _un(N.ExpOp), "abs": _un(N.AbsOp),
     "neg": _un(N.NegOp),
     "log_sqrt_rsqrt": lambda b, a, r: [b.create(cls, b.create(N.AddOp, b.create(N.AbsOp, a[0]).result,
@@ -130,7 +132,8 @@ def test_lowerings_pick_the_expected_builtins():
               "softmax_axis1": {"TRANSPOSE", "SOFTMAX"}, "split_equal": {"SPLIT"}, "split_v": {"SPLIT_V"},
               "clamp_n1_1": {"MAXIMUM", "MINIMUM"}, "relu6": {"RELU6"}, "pad_value": {"PADV2"},
               "pad_reflect": {"MIRROR_PAD"}, "resize_bilinear_align": {"RESIZE_BILINEAR"},
-              "slice_reverse": {"STRIDED_SLICE"}, "fully_connected_3d": {"FULLY_CONNECTED"}}
+              "slice_reverse": {"STRIDED_SLICE"}, "fully_connected_3d": {"FULLY_CONNECTED"},
+              "hard_sigmoid_torch": {"ADD", "MUL"}, "hard_sigmoid_onnx": {"ADD", "MINIMUM", "MUL"}}
     for case, names in expect.items():
         assert _builtins(tflite.to_bytes(_graph(CASES[case]))) == names, case
 

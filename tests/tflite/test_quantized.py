@@ -24,8 +24,8 @@ if models is None:
 
 EXAMPLE = "kws_example"
 NAMES = sorted(models.MODELS) + [EXAMPLE]
-FAST16 = ["ds_cnn_kws_op17", "resnet_block", "mobilenet_block_op17", "lstm_forward", "opset_variants_op11",
-          "opset_variants_op18", EXAMPLE]
+FAST16 = ["ds_cnn_kws_op17", "resnet_block", "mobilenet_block_op17", "mobilenetv3_block_op13", "lstm_forward",
+          "opset_variants_op11", "opset_variants_op18", EXAMPLE]
 
 
 def _quantize_api():

@@ -103,7 +103,7 @@ def dequantize_linear(cx: Cx, x, x_scale, x_zero_point=None, *, axis=1, block_si
         if kind in ("i32", "i64"):
             # integer biases: keep the real values; the quantizer derives its own int32 bias
             shape = [1] * rank
-            ax = axis + rank if axis < 0 else axis
+            ax = _param_axis(cx, axis, rank, s.size, data.shape)
             if s.size > 1:
                 shape[ax] = s.size
             sc = s.reshape(shape) if s.size > 1 else s.reshape(())
@@ -111,7 +111,7 @@ def dequantize_linear(cx: Cx, x, x_scale, x_zero_point=None, *, axis=1, block_si
                   (z.reshape(()) if z is not None else 0))
             real = (data.astype(np.float64) - np.asarray(zz, np.float64)) * sc.astype(np.float64)
             return cx.const(real.astype(out_elem.numpy), out_elem)
-        q = qtype_from(cx, kind, s, z, axis, rank, out_elem)
+        q = qtype_from(cx, kind, s, z, _param_axis(cx, axis, rank, s.size, data.shape), rank, out_elem)
         stored = data.astype(np.int64) - (128 if kind == "u8" else 0)
         from edgecc.dialects.builtin import ConstantOp
         from edgecc.ir.attrs import DenseElements
@@ -137,6 +137,21 @@ def dequantize_linear(cx: Cx, x, x_scale, x_zero_point=None, *, axis=1, block_si
             return dequantize_linear(cx, x, x_scale, x_zero_point, axis=axis)
     raise cx.fail(f"dequantizing a computed {elem} tensor is not supported (expected a QuantizeLinear "
                   "output, a constant or a graph input)")
+
+
+def _param_axis(cx: Cx, axis: int, rank: int, size: int, shape) -> int:
+    """The axis per-axis parameters of ``size`` entries apply to. A 1-D tensor has one axis
+    whatever the attribute says (tf2onnx writes biases with the default axis 1 or the channel
+    axis of NHWC); elsewhere the attribute must name an axis of that length."""
+    if size <= 1:
+        return 0
+    if rank == 1 and shape[0] == size:
+        return 0
+    ax = axis + rank if axis < 0 else axis
+    if not 0 <= ax < rank or shape[ax] != size:
+        raise cx.fail(f"per-axis parameters ({size} scales) do not match axis {axis} of a tensor of shape "
+                      f"{list(shape)}")
+    return ax
 
 
 def _reexpress(cx: Cx, y: Value, have: QuantizedType, want: QuantizedType) -> Value:

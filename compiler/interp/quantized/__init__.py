@@ -32,7 +32,7 @@ STATUS: dict[str, tuple[str, str]] = {
     "nn.relu": ("tflm", "tflm"), "nn.clamp": ("tflm", "tflm"),
     "nn.leaky_relu": ("tflm", "tflm"), "nn.prelu": ("tflm", "float"),
     "nn.sigmoid": ("tflm", "tflm"), "nn.tanh": ("tflm", "tflm"),
-    "nn.hard_swish": ("tflm", "float"), "nn.softmax": ("tflm", "tflm"),
+    "nn.hard_swish": ("tflm", "tflm"), "nn.hard_sigmoid": ("tflm", "tflm"), "nn.softmax": ("tflm", "tflm"),
     "nn.log_softmax": ("tflm", "float"), "nn.abs": ("tflm", "tflm"),
     "nn.rsqrt": ("tflm", "edgecc"), "nn.neg": ("edgecc", "edgecc"),
     "nn.exp": ("tflite", "tflite"),

@@ -72,6 +72,18 @@ def qparams(op, value, what: str = "value") -> QParams:
     return QParams(qm.f32(q.scale), int(q.zero_point), int(q.qmin), int(q.qmax), q.storage.bits)
 
 
+def params_of(q: QuantizedType) -> QParams:
+    """``QParams`` of a per-tensor quantized element (a type a composite kernel makes up)."""
+    return QParams(qm.f32(q.scale), int(q.zero_point), int(q.qmin), int(q.qmax), q.storage.bits)
+
+
+def i16_or_i8(bits: int):
+    """The storage type of ``bits``-bit activations."""
+    from edgecc.ir.types import i8, i16
+
+    return i16 if bits == 16 else i8
+
+
 def axis_params(q: QuantizedType, ndim: int):
     """float32 scales and zero points of a (possibly per-axis) type, broadcastable to rank ``ndim``."""
     scales = np.asarray(q.scales, dtype=np.float32)

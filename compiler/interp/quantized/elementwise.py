@@ -8,7 +8,8 @@ relu ``activations_common.cc`` / ``activations.h``; leaky_relu
 ``reference/prelu.h``; logistic ``logistic_common.cc`` +
 ``reference/integer_ops/logistic.h``; tanh ``tanh.cc`` +
 ``reference/integer_ops/tanh.h``; hard_swish ``hard_swish_common.cc`` +
-``reference/hard_swish.h``; softmax ``softmax_common.cc`` + ``reference/softmax.h``;
+``reference/hard_swish.h``; hard_sigmoid: TFLM ADD then MUL (``edgecc.quant.hard_sigmoid``);
+softmax ``softmax_common.cc`` + ``reference/softmax.h``;
 log_softmax ``log_softmax.cc`` + ``reference/log_softmax.h``; abs/rsqrt
 ``elementwise.cc``; exp: TFLite's LUT (``LUTPopulate`` in ``internal/common.h``).
 """
@@ -27,7 +28,9 @@ from edgecc.interp.quantized.common import (
     axis_params,
     element,
     fixed_output,
+    i16_or_i8,
     i64,
+    params_of,
     qkernel,
     qparams,
     requant,
@@ -42,18 +45,29 @@ def _io(op):
 
 
 # ------------------------------------------------------------------ binary
-def _add_sub(op, a, b):
-    q1, q2 = qparams(op, op.operands[0], "lhs"), qparams(op, op.operands[1], "rhs")
-    out = qparams(op, op.results[0], "output")
-    name = op.name.split(".")[1]
+def add_sub_stored(name: str, a, q1: QParams, b, q2: QParams, out: QParams, lo: int, hi: int):
+    """TFLM ADD / SUB (``name``) of stored integers, clamped to [lo, hi] (the fused activation)."""
     p = qm.add_sub_params(name, q1.scale, q2.scale, out.scale, out.bits)
     ls = p["left_shift"]
     s1 = qm.multiply_by_quantized_multiplier((i64(a) - q1.zero_point) << ls, p["m1"], p["shift1"])
     s2 = qm.multiply_by_quantized_multiplier((i64(b) - q2.zero_point) << ls, p["m2"], p["shift2"])
     raw = qm.wrap_int32(s1 + s2 if name == "add" else s1 - s2)
     y = qm.multiply_by_quantized_multiplier(raw, p["m_out"], p["shift_out"]) + out.zero_point
-    lo, hi = act_range(op, out)
     return store(np.clip(y, lo, hi), out)
+
+
+def mul_stored(a, q1: QParams, b, q2: QParams, out: QParams, lo: int, hi: int):
+    """TFLM MUL of stored integers, clamped to [lo, hi]."""
+    m, s = qm.mul_params(q1.scale, q2.scale, out.scale)
+    prod = qm.wrap_int32((i64(a) - q1.zero_point) * (i64(b) - q2.zero_point))
+    y = qm.multiply_by_quantized_multiplier(prod, m, s) + out.zero_point
+    return store(np.clip(y, lo, hi), out)
+
+
+def _add_sub(op, a, b):
+    q1, q2 = qparams(op, op.operands[0], "lhs"), qparams(op, op.operands[1], "rhs")
+    out = qparams(op, op.results[0], "output")
+    return add_sub_stored(op.name.split(".")[1], a, q1, b, q2, out, *act_range(op, out))
 
 
 qkernel("nn.add")(_add_sub)
@@ -64,11 +78,7 @@ qkernel("nn.sub")(_add_sub)
 def mul(op, a, b):
     q1, q2 = qparams(op, op.operands[0], "lhs"), qparams(op, op.operands[1], "rhs")
     out = qparams(op, op.results[0], "output")
-    m, s = qm.mul_params(q1.scale, q2.scale, out.scale)
-    prod = qm.wrap_int32((i64(a) - q1.zero_point) * (i64(b) - q2.zero_point))
-    y = qm.multiply_by_quantized_multiplier(prod, m, s) + out.zero_point
-    lo, hi = act_range(op, out)
-    return store(np.clip(y, lo, hi), out)
+    return mul_stored(a, q1, b, q2, out, *act_range(op, out))
 
 
 @qkernel("nn.maximum", "nn.minimum")
@@ -253,6 +263,29 @@ def tanh(op, x):
     return qm.wrap_int16(r >> 8).astype(np.int16)
 
 
+def hard_sigmoid_stored(x, inp: QParams, out: QParams, alpha: float, beta: float):
+    """``nn.hard_sigmoid`` as TFLite runs it (``edgecc.quant.hard_sigmoid``): TFLM ADD of the
+    offset (fused RELU6 / RELU) into the fixed-range intermediate, then TFLM MUL by alpha."""
+    from edgecc.quant.hard_sigmoid import hard_sigmoid_form
+
+    form = hard_sigmoid_form(alpha, beta)
+    storage = i16_or_i8(inp.bits)
+    qt = params_of(form.intermediate(storage))
+    off, a = form.constant(form.offset, storage), form.constant(form.alpha, storage)
+    t = add_sub_stored("add", x, inp, np.int64(off.stored), params_of(off.element), qt,
+                       *qm.activation_range(form.activation, qt.scale, qt.zero_point, qt.qmin, qt.qmax))
+    return mul_stored(t, qt, np.int64(a.stored), params_of(a.element), out, out.qmin, out.qmax)
+
+
+@qkernel("nn.hard_sigmoid")
+def hard_sigmoid(op, x):
+    inp, out = _io(op)
+    try:
+        return hard_sigmoid_stored(x, inp, out, op.attr("alpha", 0.2), op.attr("beta", 0.5))
+    except ValueError as e:
+        raise op_error(op, str(e)) from None
+
+
 def _hard_swish_params(inp: QParams, out: QParams) -> dict:
     """``hard_swish_common.cc``: two Q15 multipliers, hires = s_in / 128 (float32), the ratios
     in double."""
@@ -279,8 +312,12 @@ def _sat_left_shift16(v, amount: int):
 @qkernel("nn.hard_swish")
 def hard_swish(op, x):
     inp, out = _io(op)
-    if inp.bits == 16:  # no TFLite int16 HARD_SWISH kernel
-        return float_fallback(op, x)
+    if inp.bits == 16:  # no TFLite int16 HARD_SWISH kernel: MUL(x, hard_sigmoid(x))
+        from edgecc.quant import hard_sigmoid as hs
+
+        gate = params_of(hs.hard_swish_gate(i16_or_i8(16)))
+        h = hard_sigmoid_stored(x, inp, gate, hs.HARD_SWISH_ALPHA, hs.HARD_SWISH_BETA)
+        return mul_stored(x, inp, h, gate, out, out.qmin, out.qmax)
     p = _hard_swish_params(inp, out)
     require(op, p["out_e"] <= 0, "int8 hard_swish needs output_scale >= input_scale / 128 (TFLite)")
     v = qm.wrap_int16(i64(x) - inp.zero_point)

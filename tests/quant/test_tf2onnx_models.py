@@ -1,0 +1,87 @@
+"""Quantized ONNX as tf2onnx converts a .tflite: QDQ around every op, per-axis bias
+DequantizeLinear with an axis attribute out of range for a 1-D tensor (the default 1, or the NHWC
+channel axis), int64 biases of int16x8 models. edgecc writes the original .tflite itself (tf2onnx
+needs TensorFlow, see ``tf2onnx_patterns.py``); the imported ONNX must fold to an integer graph
+whose results are bit-exact with TFLM running that .tflite."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tflite_micro", reason="the tflite_micro package (TFLM Python interpreter) is "
+                                           "not installed")
+
+from edgecc.backends import tflite  # noqa: E402
+from edgecc.backends.tflite import verify as V  # noqa: E402
+from edgecc.frontend import import_onnx  # noqa: E402
+from edgecc.interp.reference import run  # noqa: E402
+from edgecc.passes.manager import PassManager  # noqa: E402
+from edgecc.quant.ptq import QuantizeConfig, quantize_module  # noqa: E402
+
+
+def _load(name: str, path: Path):
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+HERE = Path(__file__).resolve().parent
+models = _load("edgecc_tests_frontend_models", HERE.parent / "frontend" / "models.py")
+patterns = _load("edgecc_tests_tf2onnx_patterns", HERE / "tf2onnx_patterns.py")
+
+
+def _original_tflite(name: str, scheme: str) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = import_onnx(models.MODELS[name]())
+    calib = [{a.name_hint: x for a, x in zip(module.func.arguments, models.random_feeds(module, seed=s))}
+             for s in range(4)]
+    quantize_module(module, QuantizeConfig(scheme=scheme, io="int"), calib)
+    return tflite.to_bytes(module, variant=scheme)
+
+
+@pytest.mark.parametrize("bias_axis", [None, 3], ids=["bias-axis-default", "bias-axis-nhwc"])
+@pytest.mark.parametrize("scheme", ["int8", "int16x8"])
+@pytest.mark.parametrize("name", ["ds_cnn_kws_op17", "resnet_block", "mobilenet_block_op17"])
+def test_tf2onnx_qdq_folds_bit_exact_with_the_original_tflite(name, scheme, bias_axis):
+    data = _original_tflite(name, scheme)
+    onnx_model = patterns.tflite_to_qdq_onnx(data, bias_axis)
+    bias_dq = [n for n in onnx_model.graph.node if n.op_type == "DequantizeLinear" and "bias" in n.input[0]]
+    has_axis = [any(a.name == "axis" for a in n.attribute) for n in bias_dq]
+    assert bias_dq and all(h == (bias_axis is not None) for h in has_axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = import_onnx(onnx_model)
+    PassManager.parse("qdq-fold").run(module)
+    float_ops = sorted({op.name for op in module.ops if op.results and not op.results[0].type.is_quantized
+                        and op.name != "builtin.constant"})
+    assert not float_ops, f"ops left float after qdq-fold: {float_ops}"
+    it = V.tflm_interpreter(data)
+    for feeds in V.random_inputs(data, 3, seed=5):
+        V.assert_bit_exact(V.run_tflm(data, feeds, interpreter=it), run(module, feeds))
+
+
+def test_per_axis_parameters_that_fit_no_axis_are_a_one_line_error():
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgecc.ir.diagnostics import EdgeccError
+
+    w = numpy_helper.from_array(np.ones((4, 6), np.int8), "w")
+    s = numpy_helper.from_array(np.full(5, 0.1, np.float32), "s")
+    z = numpy_helper.from_array(np.zeros(5, np.int8), "z")
+    g = helper.make_graph([helper.make_node("DequantizeLinear", ["w", "s", "z"], ["wf"], axis=1, name="dq_w"),
+                           helper.make_node("MatMul", ["x", "wf"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6])], [w, s, z])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+    with pytest.raises(EdgeccError, match=r"node 'dq_w' .*per-axis parameters \(5 scales\) do not match "
+                                          r"axis 1 of a tensor of shape \[4, 6\]"):
+        import_onnx(model)
