@@ -33,6 +33,9 @@ class WriteOp(Op):
     state = attr(Str(), required=True, doc="name of the state declaration written")
     traits = {"StateAccess"}
 
+    def infer_types(self):
+        return []
+
 
 def state_ops(module, kind: str | None = None):
     """The ``state.read`` / ``state.write`` ops of ``module`` (``kind``: "read" or "write")."""

@@ -116,11 +116,18 @@ def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = True) -> Module:
-    """Import a model file (.onnx, .tflite or .mlir) into ``nn`` IR."""
+def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = True,
+               state: dict | None = None) -> Module:
+    """Import a model file (.onnx, .tflite or .mlir) into ``nn`` IR.
+
+    ``state`` (ONNX only): graph input -> output pairs that become persistent state.
+    """
     if not path.exists():
         raise EdgeccError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if state and suffix != ".onnx":
+        raise EdgeccError(f"{path}: --state applies to .onnx models (a .tflite or .mlir model declares "
+                          "its state itself)")
     if suffix == ".mlir":
         from edgecc.ir.text.parser import parse_module
 
@@ -132,7 +139,7 @@ def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = Tr
     if suffix == ".onnx":
         from edgecc.frontend import import_onnx
 
-        return import_onnx(path, input_shapes=input_shapes, optimize=optimize)
+        return import_onnx(path, input_shapes=input_shapes, optimize=optimize, state=state)
     if suffix == ".tflite":
         from edgecc.backends.tflite import read_tflite
 
@@ -199,6 +206,9 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
                    "artifacts) or float tensors quantized inside the model.")
 @click.option("--input-shape", multiple=True, metavar="NAME=DIMS",
               help="Fix a dynamic input shape, e.g. input=1x3x96x96 (repeatable).")
+@click.option("--state", "state_pairs", multiple=True, metavar="IN=OUT",
+              help="ONNX: make graph input IN persistent state, updated with output OUT after every "
+                   "call (repeatable; initial value zero).")
 @click.option("--prefix", default="model", show_default=True,
               help="Name of the generated files and C symbols (two models link together).")
 @click.option("--arena", default="static", show_default=True, type=click.Choice(("static", "external")),
@@ -214,8 +224,8 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
               help="Optimisation pipeline run after import.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
-def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, prefix, arena,
-                    memory, kernels, code_size, depfile, passes, quiet, verbose):
+def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, state_pairs, prefix,
+                    arena, memory, kernels, code_size, depfile, passes, quiet, verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     from edgecc.targets import resolve
 
@@ -235,7 +245,9 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         check_depfile(depfile)
     core, board_info = resolve(target, board)
     shapes = parse_input_shapes(input_shape)
-    module = load_model(model, shapes, optimize=False)
+    from edgecc.frontend.state import parse_state_pairs
+
+    module = load_model(model, shapes, optimize=False, state=parse_state_pairs(state_pairs))
     scheme = resolve_quantize(quantize, module, calib, list(emits))
     pm = build_pipeline(passes, scheme, calib, io, verbose)
     if verbose:
