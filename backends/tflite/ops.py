@@ -667,4 +667,6 @@ def resize(w, op):
     res.finish()
 
 
+from edgecc.backends.tflite import state as _state  # noqa: E402,F401  (registers state.read/write)
+
 __all__ = ["LOWER", "TABLE", "check_variant", "options", "unsupported", "simple_version"]
