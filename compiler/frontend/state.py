@@ -85,4 +85,33 @@ def _remove_argument(func, arg) -> None:
         a.index = i
 
 
-__all__ = ["make_state", "parse_state_pairs"]
+def externalize_state(module: Module) -> tuple[Module, list[str], list[str]]:
+    """The inverse of ``make_state`` on a copy: each ``state.read`` becomes an extra trailing argument
+    and each ``state.write`` an extra trailing output. Returns (module, read names in argument
+    order, written names in output order), for executors that keep the state arrays themselves
+    (the Numba ``Session``)."""
+    from edgecc.ir.core import clone_module
+
+    m, _ = clone_module(module)
+    func = m.func
+    reads, writes = [], []
+    new_outs = []
+    for op in list(func.body):
+        if op.name == "state.read":
+            name = op.attrs["state"]
+            arg = func.add_argument(op.results[0].type, f"state_{name}")
+            op.results[0].replace_all_uses_with(arg)
+            op.erase()
+            reads.append(name)
+        elif op.name == "state.write":
+            new_outs.append(op.operands[0])
+            writes.append(op.attrs["state"])
+            op.erase()
+    ret = func.return_op
+    ret.set_operands(list(ret.operands) + new_outs)
+    m.states = {}
+    m.verify()
+    return m, reads, writes
+
+
+__all__ = ["externalize_state", "make_state", "parse_state_pairs"]
