@@ -64,3 +64,47 @@ def onnxruntime_stream(model, frames: list[np.ndarray]) -> list[list[np.ndarray]
 def frames(n: int = 12, seed: int = 1) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.normal(0, 1, (1, C, 1)).astype(np.float32) for _ in range(n)]
+
+
+def conv_stream_int8(seed: int = 0):
+    """The same stream as an int8 ``nn`` module (NHWC, time on W), built directly with quantized types:
+    state ``window`` (last K-1 frames, the input's parameters) and ``acc`` (a running int8 sum)."""
+    from edgecc.dialects import nn
+    from edgecc.dialects.state import ReadOp, WriteOp
+    from edgecc.ir import Builder, Func, Module, i8, i32, tensor
+    from edgecc.ir.types import quant
+
+    rng = np.random.default_rng(seed)
+    qx = quant(i8, 0.05, -3)
+    qy = quant(i8, 0.04, -128)
+    qacc = quant(i8, 0.25, -20)
+    wscales = [float(s) for s in rng.uniform(0.004, 0.01, F)]
+    qw = quant(i8, wscales, 0, axis=0, qmin=-127)
+    w = rng.integers(-127, 128, (F, 1, K, C)).astype(np.int8)
+    bias = rng.integers(-2000, 2000, F).astype(np.int32)
+    func = Func("main", [tensor((1, 1, 1, C), qx)], ["x"])
+    module = Module(func, name="conv_stream_int8")
+    module.add_state("window", tensor((1, 1, K - 1, C), qx), np.full((1, 1, K - 1, C), -3, np.int8))
+    module.add_state("acc", tensor((1, 1, 1, F), qacc), np.full((1, 1, 1, F), -20, np.int8))
+    b = Builder(func)
+    s = b.insert(ReadOp.build(state="window", result_types=[tensor((1, 1, K - 1, C), qx)],
+                              result_names=["window"])).result
+    acc = b.insert(ReadOp.build(state="acc", result_types=[tensor((1, 1, 1, F), qacc)],
+                                result_names=["acc"])).result
+    win = b.create(nn.ConcatOp, s, func.arguments[0], axis=2, result_types=[tensor((1, 1, K, C), qx)]).result
+    wv = b.constant(w, qw, name="w")
+    bv = b.constant(bias, i32, name="b")
+    y = b.create(nn.Conv2DOp, win, wv, bv, activation="relu", result_types=[tensor((1, 1, 1, F), qy)]).result
+    nxt = b.create(nn.SliceOp, win, begin=(0, 0, 1, 0), end=(1, 1, K, C),
+                   result_types=[tensor((1, 1, K - 1, C), qx)]).result
+    total = b.create(nn.AddOp, acc, y, result_types=[tensor((1, 1, 1, F), qacc)]).result
+    b.insert(WriteOp.build(nxt, state="window"))
+    b.insert(WriteOp.build(total, state="acc"))
+    b.ret(y, total)
+    module.verify()
+    return module
+
+
+def int8_frames(n: int = 12, seed: int = 2) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, (1, 1, 1, C)).astype(np.int8) for _ in range(n)]

@@ -1,0 +1,208 @@
+"""Persistent state end to end: a causal conv1d stream (state = the last K-1 frames) plus a running
+accumulator, run for 12 invocations in every executor.
+
+* float: the ONNX model with ``--state s_in=s_out --state acc_in=acc_out`` against onnxruntime fed
+  its own state outputs back (interpreter, Numba Session, the .tflite in TFLM, the emitted C);
+* int8: the same stream built with quantized types, bit-exact with TFLM running the .tflite edgecc
+  writes (resource variables + CALL_ONCE), in the integer interpreter, the read-back .tflite, the
+  Session and the emitted C.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import models  # noqa: E402
+
+from edgecc.frontend import import_onnx  # noqa: E402
+from edgecc.interp import initial_state, run  # noqa: E402
+from edgecc.ir.diagnostics import EdgeccError  # noqa: E402
+
+RTOL, ATOL = 1e-5, 1e-6
+
+
+@pytest.fixture(scope="module")
+def onnx_model():
+    return models.conv_stream_onnx()
+
+
+@pytest.fixture(scope="module")
+def float_module(onnx_model):
+    return import_onnx(onnx_model, state=models.STATE)
+
+
+@pytest.fixture(scope="module")
+def oracle(onnx_model):
+    fr = models.frames()
+    return fr, models.onnxruntime_stream(onnx_model, fr)
+
+
+def _close(got, want):
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=RTOL, atol=ATOL)
+
+
+def test_state_option_declares_states_and_removes_the_pairs(float_module):
+    assert list(float_module.states) == ["s_in", "acc_in"]
+    assert [a.name_hint for a in float_module.func.arguments] == ["x"]
+    assert [v.name_hint for v in float_module.func.outputs] == ["y", "level"]
+    assert all(not d.init.array.any() for d in float_module.states.values())
+
+
+def test_interpreter_keeps_state_across_calls(float_module, oracle):
+    fr, want = oracle
+    st = initial_state(float_module)
+    for x, w in zip(fr, want):
+        _close(run(float_module, {"x": x}, st), w)
+    # without a state dict every call starts from the initial values
+    _close(run(float_module, {"x": fr[0]}), want[0])
+
+
+def test_session_keeps_state_and_resets(tmp_path, onnx_model, oracle):
+    import onnx
+
+    from edgecc.runtime import Session
+
+    path = tmp_path / "stream.onnx"
+    onnx.save(onnx_model, str(path))
+    fr, want = oracle
+    sess = Session(path, state=models.STATE)
+    assert [i.name for i in sess.get_inputs()] == ["x"]
+    for x, w in zip(fr, want):
+        _close(sess.run(None, {"x": x}), w)
+    sess.reset()
+    _close(sess.run(None, {"x": fr[0]}), want[0])
+    with pytest.raises(EdgeccError, match="one sample per call"):
+        sess.run(None, {"x": np.concatenate([fr[0], fr[1]])})
+
+
+def test_float_tflite_keeps_state_in_tflm(float_module, oracle):
+    pytest.importorskip("tflite_micro")
+    from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
+    from edgecc.backends.tflite.writer import to_bytes
+
+    fr, want = oracle
+    data = to_bytes(float_module)
+    it = tflm_interpreter(data)
+    for x, w in zip(fr, want):
+        _close(run_tflm(data, [x], interpreter=it), w)
+    it.reset()  # TFLM's reset: CALL_ONCE runs again, the stream restarts
+    _close(run_tflm(data, [fr[0]], interpreter=it), want[0])
+
+
+def test_tflite_write_read_write_is_a_fixed_point(float_module):
+    from edgecc.backends.tflite.reader import read_tflite
+    from edgecc.backends.tflite.writer import to_bytes
+
+    data = to_bytes(float_module)
+    back = read_tflite(data)
+    assert {n: str(d.type) for n, d in back.states.items()} == {
+        n: str(d.type) for n, d in float_module.states.items()}
+    assert to_bytes(back) == data
+
+
+def test_float_c_keeps_state(float_module, oracle, runtime_lib, tmp_path):
+    from edgecc.backends.c.generate import emit
+    from edgecc.backends.c.verify import build_testbench, run_testbench
+
+    fr, want = oracle
+    emit(float_module, tmp_path)
+    header = (tmp_path / "model.h").read_text()
+    assert "#define MODEL_STATE_SIZE 40u" in header and "void model_reset_state(void);" in header
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["state_bytes"] == 40
+    assert report["ram_bytes"] == report["arena_bytes"] + 40
+    assert [s["name"] for s in report["states"]] == ["s_in", "acc_in"]
+    exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
+    got = run_testbench(exe, float_module, [[x] for x in fr])  # one process: the state carries over
+    for g, w in zip(got, want):
+        _close(g, w)
+
+
+# ------------------------------------------------------------------------------------------- int8
+@pytest.fixture(scope="module")
+def int8_stream():
+    pytest.importorskip("tflite_micro")
+    from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
+    from edgecc.backends.tflite.writer import to_bytes
+
+    module = models.conv_stream_int8()
+    data = to_bytes(module)
+    it = tflm_interpreter(data)
+    fr = models.int8_frames()
+    return module, data, fr, [run_tflm(data, [x], interpreter=it) for x in fr]
+
+
+def _exact(got, want):
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and np.array_equal(g, w)
+
+
+def test_int8_interpreter_bit_exact_with_tflm(int8_stream):
+    module, _, fr, tflm = int8_stream
+    st = initial_state(module)
+    outs = [run(module, [x], st) for x in fr]
+    for g, w in zip(outs, tflm):
+        _exact(g, w)
+    assert len({o[1].tobytes() for o in outs}) > 5  # the accumulator state really evolves
+
+
+def test_int8_read_back_tflite_bit_exact(int8_stream):
+    from edgecc.backends.tflite.reader import read_tflite
+
+    _, data, fr, tflm = int8_stream
+    back = read_tflite(data)
+    st = initial_state(back)
+    for x, w in zip(fr, tflm):
+        _exact(run(back, [x], st), w)
+
+
+def test_int8_session_bit_exact(int8_stream):
+    from edgecc.runtime import Session
+
+    module, _, fr, tflm = int8_stream
+    sess = Session(module)
+    for x, w in zip(fr, tflm):
+        _exact(sess.run(None, {"x": x}), w)
+
+
+def test_int8_c_bit_exact(int8_stream, runtime_lib, tmp_path):
+    from edgecc.backends.c.generate import emit
+    from edgecc.backends.c.verify import build_testbench, run_testbench
+
+    module, _, fr, tflm = int8_stream
+    emit(module, tmp_path)
+    exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
+    for g, w in zip(run_testbench(exe, module, [[x] for x in fr]), tflm):
+        _exact(g, w)
+
+
+# ------------------------------------------------------------------------------------------- CLI
+def _edgecc(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "edgecc", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def test_cli_state_flag(tmp_path, onnx_model):
+    import onnx
+
+    onnx.save(onnx_model, str(tmp_path / "stream.onnx"))
+    p = _edgecc("compile", "stream.onnx", "--state", "s_in=s_out", "--state", "acc_in=acc_out",
+                "--emit", "tflite,c", "-o", "out", "-q", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "#define MODEL_NUM_STATES 2" in (tmp_path / "out" / "model.h").read_text()
+    from edgecc.backends.tflite.reader import read_tflite
+
+    tfl = next((tmp_path / "out").glob("*.tflite"))
+    assert list(read_tflite(tfl).states) == ["s_in", "acc_in"]
+    for spec, msg in (("s_in", "expected INPUT=OUTPUT"), ("nope=s_out", "has no input 'nope'"),
+                      ("s_in=acc_out", "input is tensor<1x3x2xf32> but output is tensor<1x4x1xf32>")):
+        p = _edgecc("compile", "stream.onnx", "--state", spec, "-o", "bad", "-q", cwd=tmp_path)
+        assert p.returncode == 1 and msg in p.stderr and "Traceback" not in p.stderr, p.stderr
