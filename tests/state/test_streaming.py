@@ -5,7 +5,9 @@ accumulator, run for 12 invocations in every executor.
   its own state outputs back (interpreter, Numba Session, the .tflite in TFLM, the emitted C);
 * int8: the same stream built with quantized types, bit-exact with TFLM running the .tflite edgecc
   writes (resource variables + CALL_ONCE), in the integer interpreter, the read-back .tflite, the
-  Session and the emitted C.
+  Session and the emitted C;
+* int8 from the ONNX model by post-training quantization (calibration frames run as one stream),
+  bit-exact with TFLM in the interpreter and the C.
 """
 
 from __future__ import annotations
@@ -223,3 +225,51 @@ def test_parse_state_pairs():
     for bad in (("a",), ("=b",), ("a=",), ("a=b", "a=c")):
         with pytest.raises(EdgeccError, match="--state"):
             parse_state_pairs(bad)
+
+
+# ------------------------------------------------------------------------ ONNX -> PTQ int8 stream
+@pytest.fixture(scope="module")
+def ptq_stream(onnx_model):
+    """The ONNX stream quantized with calibration frames run as one stream (state carried)."""
+    pytest.importorskip("tflite_micro")
+    from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
+    from edgecc.backends.tflite.writer import to_bytes
+    from edgecc.quant.ptq import QuantizeConfig, quantize_module
+
+    module = import_onnx(onnx_model, state=models.STATE)
+    fr = models.frames()
+    quantize_module(module, QuantizeConfig(io="int"), [{"x": x} for x in models.frames(40, seed=1)])
+    from edgecc.quant.schemes import quantize_array
+
+    e = module.func.arguments[0].type.element
+    qfr = [quantize_array(x, e).astype(np.int8) for x in fr]
+    data = to_bytes(module)
+    it = tflm_interpreter(data)
+    return module, data, qfr, [run_tflm(data, [x], interpreter=it) for x in qfr]
+
+
+def test_ptq_states_share_one_type_and_match_tflm(ptq_stream, oracle):
+    module, _, qfr, tflm = ptq_stream
+    assert all(str(d.type.element).startswith("!quant.uniform<i8") for d in module.states.values())
+    st = initial_state(module)
+    outs = [run(module, [x], st) for x in qfr]
+    for g, w in zip(outs, tflm):
+        _exact(g, w)
+    # and the int8 stream follows the float one (within a few output steps)
+    _, want = oracle
+    for out, w in zip(outs, want):
+        for q, f, v in zip(out, w, module.func.outputs):
+            e = v.type.element
+            real = (q.astype(np.float32) - e.zero_point) * e.scale
+            assert np.abs(real - f).max() <= 6 * e.scale
+
+
+def test_ptq_c_bit_exact(ptq_stream, runtime_lib, tmp_path):
+    from edgecc.backends.c.generate import emit
+    from edgecc.backends.c.verify import build_testbench, run_testbench
+
+    module, _, qfr, tflm = ptq_stream
+    emit(module, tmp_path)
+    exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
+    for g, w in zip(run_testbench(exe, module, [[x] for x in qfr]), tflm):
+        _exact(g, w)
