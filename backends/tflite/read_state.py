@@ -6,8 +6,9 @@
 * ``CALL_ONCE`` runs its init subgraph once; edgecc reads it as the initial values: every
   ``ASSIGN_VARIABLE`` there must assign a constant (what the TFLite converter writes for a
   ``tf.Variable``). A state without one starts at zero (stored zero point for quantized types).
-* A variable tensor (``is_variable``) read by an operator is a state named after the tensor, with
-  its buffer (or zero) as initial value. Operators that update a variable tensor in place
+* A variable tensor (``is_variable``) read by an operator is a state named after the tensor. Its
+  initial value is what TFLite and TFLM reset variable tensors to: zero (the zero point for
+  int8), not the buffer. Operators that update a variable tensor in place
   (``UNIDIRECTIONAL_SEQUENCE_LSTM``, ``SVDF``) are not read.
 """
 
@@ -112,15 +113,13 @@ def call_once(r, op, ins, outs, opts):
 
 
 def variable_tensor(r, idx: int):
-    """``state.read`` of variable tensor ``idx`` (declared with its buffer as initial value)."""
+    """``state.read`` of variable tensor ``idx`` (initial value: zero / zero point, as TFLM resets it)."""
     from edgecc.dialects.state import ReadOp
     from edgecc.ir.core import sanitize_hint
 
     name = sanitize_hint(r.name(idx)) or f"var{idx}"
     t = r.ttype(idx)
     _declare(r, name, t)
-    if r.buffer_bytes(idx) is not None:
-        _states(r)[name][1] = r.array(idx)
     v = r.b.insert(ReadOp.build(state=name, result_types=[t], result_names=[r.name(idx)],
                                 loc=r.loc(idx))).result
     r.bind(idx, v)
@@ -128,13 +127,14 @@ def variable_tensor(r, idx: int):
 
 
 def declare_states(r, module) -> None:
-    """Add the states the reader met to ``module`` (zero / zero point where no initial value)."""
+    """Add the states the reader met to ``module`` (zero / the int8 zero point where no initial value,
+    as TFLM's ``ResetVariableTensors`` and ``MicroResourceVariables`` fill them)."""
     for name, (t, init) in _states(r).items():
         if t is None:
             continue
         if init is None:
             e = t.element
-            zp = e.zero_points[0] if isinstance(e, QuantizedType) and e.axis is None else 0
+            zp = e.zero_points[0] if isinstance(e, QuantizedType) and e.axis is None and e.bits == 8 else 0
             init = np.full(t.shape, zp, e.numpy)
         module.add_state(name, t, DenseElements(np.asarray(init, t.element.numpy).reshape(t.shape), t))
 

@@ -273,3 +273,43 @@ def test_ptq_c_bit_exact(ptq_stream, runtime_lib, tmp_path):
     exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
     for g, w in zip(run_testbench(exe, module, [[x] for x in qfr]), tflm):
         _exact(g, w)
+
+
+# ------------------------------------------------------------------------- variable tensors
+def _variable_tensor_model() -> bytes:
+    """y = x + h where h is an int8 variable tensor (is_variable, not a graph input): the form the
+    TFLite converter gives state that an in-place op owns. TFLM resets it to its zero point."""
+    from edgecc.backends.tflite.schema import S
+    from edgecc.backends.tflite.writer import AlignedBuilder, to_bytes
+    from edgecc.dialects import nn
+    from edgecc.ir import Builder, Func, Module, i8, tensor
+    from edgecc.ir.types import quant
+
+    qx, qh, qy = quant(i8, 0.05, -3), quant(i8, 0.1, 7), quant(i8, 0.2, 1)
+    func = Func("main", [tensor((1, 4), qx), tensor((1, 4), qh)], ["x", "h"])
+    b = Builder(func)
+    y = b.create(nn.AddOp, *func.arguments, result_types=[tensor((1, 4), qy)]).result
+    b.ret(y)
+    model = S.ModelT.InitFromObj(S.Model.GetRootAs(to_bytes(Module(func, name="var")), 0))
+    sg = model.subgraphs[0]
+    h = sg.inputs[1]
+    sg.tensors[h].isVariable = True
+    sg.inputs = [sg.inputs[0]]
+    model.signatureDefs[0].inputs = model.signatureDefs[0].inputs[:1]
+    builder = AlignedBuilder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_variable_tensor_reads_as_state_like_tflm():
+    pytest.importorskip("tflite_micro")
+    from edgecc.backends.tflite.reader import read_tflite
+    from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
+
+    data = _variable_tensor_model()
+    module = read_tflite(data)
+    assert list(module.states) == ["h"] and int(module.states["h"].init.array.ravel()[0]) == 7
+    it = tflm_interpreter(data)
+    st = initial_state(module)
+    for x in np.random.default_rng(3).integers(-128, 128, (4, 1, 4)).astype(np.int8):
+        _exact(run(module, [x], st), run_tflm(data, [x], interpreter=it))
