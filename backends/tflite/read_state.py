@@ -8,8 +8,8 @@
   ``tf.Variable``). A state without one starts at zero (stored zero point for quantized types).
 * A variable tensor (``is_variable``) read by an operator is a state named after the tensor. Its
   initial value is what TFLite and TFLM reset variable tensors to: zero (the zero point for
-  int8), not the buffer. Operators that update a variable tensor in place
-  (``UNIDIRECTIONAL_SEQUENCE_LSTM``, ``SVDF``) are not read.
+  int8), not the buffer. An operator that updates variable tensors in place writes them
+  (``write_variable``; float ``UNIDIRECTIONAL_SEQUENCE_LSTM`` in ``read_lstm.py``).
 """
 
 from __future__ import annotations
@@ -126,6 +126,16 @@ def variable_tensor(r, idx: int):
     return v
 
 
+def write_variable(r, idx: int, value) -> None:
+    """``state.write`` of variable tensor ``idx`` (an op that updates it in place, e.g. an LSTM)."""
+    from edgecc.dialects.state import WriteOp
+    from edgecc.ir.core import sanitize_hint
+
+    name = sanitize_hint(r.name(idx)) or f"var{idx}"
+    _declare(r, name, value.type)
+    r.b.insert(WriteOp.build(value, state=name, loc=r.loc(idx)))
+
+
 def declare_states(r, module) -> None:
     """Add the states the reader met to ``module`` (zero / the int8 zero point where no initial value,
     as TFLM's ``ResetVariableTensors`` and ``MicroResourceVariables`` fill them)."""
@@ -139,4 +149,4 @@ def declare_states(r, module) -> None:
         module.add_state(name, t, DenseElements(np.asarray(init, t.element.numpy).reshape(t.shape), t))
 
 
-__all__ = ["declare_states", "variable_tensor"]
+__all__ = ["declare_states", "variable_tensor", "write_variable"]

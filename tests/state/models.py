@@ -108,3 +108,67 @@ def conv_stream_int8(seed: int = 0):
 def int8_frames(n: int = 12, seed: int = 2) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.integers(-128, 128, (1, 1, 1, C)).astype(np.int8) for _ in range(n)]
+
+
+def lstm_tflite(steps: int = 3, n_in: int = 4, n_cell: int = 5, seed: int = 3, cifg: bool = False,
+                peephole: bool = False, time_major: bool = False) -> bytes:
+    """A float ``UNIDIRECTIONAL_SEQUENCE_LSTM`` .tflite written with the FlatBuffers object API (the
+    layout the TFLite converter uses: h and c as variable tensors, inputs 18 and 19)."""
+    from edgecc.backends.tflite.schema import S
+    from edgecc.backends.tflite.writer import AlignedBuilder
+
+    rng = np.random.default_rng(seed)
+    model = S.ModelT()
+    model.version = 3
+    model.buffers = [S.BufferT()]
+    tensors = []
+
+    def tensor(name, shape, data=None, variable=False):
+        t = S.TensorT()
+        t.name, t.shape, t.type = name, list(shape), S.TensorType.FLOAT32
+        t.isVariable = variable
+        t.buffer = 0
+        if data is not None:
+            b = S.BufferT()
+            b.data = np.frombuffer(np.asarray(data, "<f4").tobytes(), np.uint8).copy()
+            model.buffers.append(b)
+            t.buffer = len(model.buffers) - 1
+        tensors.append(t)
+        return len(tensors) - 1
+
+    xshape = (steps, 1, n_in) if time_major else (1, steps, n_in)
+    x = tensor("x", xshape)
+    ins = [x]
+    for g in "ifco":
+        skip = cifg and g == "i"
+        ins.append(-1 if skip else tensor(f"w_{g}", (n_cell, n_in), rng.normal(0, 0.5, (n_cell, n_in))))
+    for g in "ifco":
+        skip = cifg and g == "i"
+        ins.append(-1 if skip else tensor(f"r_{g}", (n_cell, n_cell), rng.normal(0, 0.5, (n_cell, n_cell))))
+    for g in "ifo":
+        ins.append(tensor(f"p_{g}", (n_cell,), rng.normal(0, 0.3, n_cell)) if peephole and not (cifg and g == "i")
+                   else -1)
+    for g in "ifco":
+        skip = cifg and g == "i"
+        ins.append(-1 if skip else tensor(f"b_{g}", (n_cell,), rng.normal(0, 0.1, n_cell)))
+    ins += [-1, -1]  # no projection
+    ins.append(tensor("h_state", (1, n_cell), variable=True))
+    ins.append(tensor("c_state", (1, n_cell), variable=True))
+    ins += [-1, -1, -1, -1]  # no layer norm
+    y = tensor("y", (steps, 1, n_cell) if time_major else (1, steps, n_cell))
+    oc = S.OperatorCodeT()
+    oc.builtinCode = oc.deprecatedBuiltinCode = S.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    oc.version = 1
+    opts = S.UnidirectionalSequenceLSTMOptionsT()
+    opts.fusedActivationFunction = S.ActivationFunctionType.TANH
+    opts.timeMajor = time_major
+    o = S.OperatorT()
+    o.opcodeIndex, o.inputs, o.outputs = 0, ins, [y]
+    o.builtinOptionsType = S.BuiltinOptions.UnidirectionalSequenceLSTMOptions
+    o.builtinOptions = opts
+    sg = S.SubGraphT()
+    sg.tensors, sg.inputs, sg.outputs, sg.operators, sg.name = tensors, [x], [y], [o], "main"
+    model.subgraphs, model.operatorCodes = [sg], [oc]
+    builder = AlignedBuilder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
