@@ -85,6 +85,21 @@ def test_session_keeps_state_and_resets(tmp_path, onnx_model, oracle):
         sess.run(None, {"x": np.concatenate([fr[0], fr[1]])})
 
 
+def test_numba_compile_module_refuses_state_with_a_pointer_to_session(float_module):
+    from edgecc.backends.numba import compile_module
+
+    with pytest.raises(EdgeccError, match="persistent state .*Session"):
+        compile_module(float_module)
+
+
+def test_c_verify_runs_samples_as_one_stream(float_module, runtime_lib, tmp_path):
+    """``edgecc verify``'s reference carries the state from sample to sample like the testbench."""
+    from edgecc.backends.c.verify import verify
+
+    result = verify(float_module, inputs=8, workdir=tmp_path, runtime_lib=runtime_lib)
+    assert result.passed and result.samples == 8, result.outputs
+
+
 def test_float_tflite_keeps_state_in_tflm(float_module, oracle):
     pytest.importorskip("tflite_micro")
     from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
@@ -122,6 +137,7 @@ def test_float_c_keeps_state(float_module, oracle, runtime_lib, tmp_path):
     assert report["state_bytes"] == 40
     assert report["ram_bytes"] == report["arena_bytes"] + 40
     assert [s["name"] for s in report["states"]] == ["s_in", "acc_in"]
+    assert "persistent state outside the arena: 40 B" in (tmp_path / "report.md").read_text()
     exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
     got = run_testbench(exe, float_module, [[x] for x in fr])  # one process: the state carries over
     for g, w in zip(got, want):
