@@ -244,21 +244,21 @@ def test_parse_state_pairs():
 
 
 # ------------------------------------------------------------------------ ONNX -> PTQ int8 stream
-@pytest.fixture(scope="module")
-def ptq_stream(onnx_model):
+@pytest.fixture(scope="module", params=["int8", "int16x8"])
+def ptq_stream(request, onnx_model):
     """The ONNX stream quantized with calibration frames run as one stream (state carried)."""
     pytest.importorskip("tflite_micro")
     from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
     from edgecc.backends.tflite.writer import to_bytes
     from edgecc.quant.ptq import QuantizeConfig, quantize_module
+    from edgecc.quant.schemes import quantize_array
 
     module = import_onnx(onnx_model, state=models.STATE)
     fr = models.frames()
-    quantize_module(module, QuantizeConfig(io="int"), [{"x": x} for x in models.frames(40, seed=1)])
-    from edgecc.quant.schemes import quantize_array
-
+    quantize_module(module, QuantizeConfig(io="int", scheme=request.param),
+                    [{"x": x} for x in models.frames(40, seed=1)])
     e = module.func.arguments[0].type.element
-    qfr = [quantize_array(x, e).astype(np.int8) for x in fr]
+    qfr = [quantize_array(x, e).astype(e.numpy) for x in fr]
     data = to_bytes(module)
     it = tflm_interpreter(data)
     return module, data, qfr, [run_tflm(data, [x], interpreter=it) for x in qfr]
@@ -266,18 +266,35 @@ def ptq_stream(onnx_model):
 
 def test_ptq_states_share_one_type_and_match_tflm(ptq_stream, oracle):
     module, _, qfr, tflm = ptq_stream
-    assert all(str(d.type.element).startswith("!quant.uniform<i8") for d in module.states.values())
+    storage = module.func.arguments[0].type.element.storage
+    assert all(d.type.element.storage == storage for d in module.states.values())
     st = initial_state(module)
     outs = [run(module, [x], st) for x in qfr]
     for g, w in zip(outs, tflm):
         _exact(g, w)
-    # and the int8 stream follows the float one (within a few output steps)
+    # and the integer stream follows the float one (a few output steps, or 2 % of the output
+    # range where int8 weights dominate the error, as in int16x8)
     _, want = oracle
-    for out, w in zip(outs, want):
-        for q, f, v in zip(out, w, module.func.outputs):
-            e = v.type.element
-            real = (q.astype(np.float32) - e.zero_point) * e.scale
-            assert np.abs(real - f).max() <= 6 * e.scale
+    for k, v in enumerate(module.func.outputs):
+        e = v.type.element
+        real = np.stack([(o[k].astype(np.float32) - e.zero_point) * e.scale for o in outs])
+        f = np.stack([w[k] for w in want])
+        assert np.abs(real - f).max() <= max(6 * e.scale, 0.02 * np.abs(f).max())
+
+
+def test_ptq_tflite_in_litert_bit_exact(ptq_stream):
+    """LiteRT runs the same resource variables and CALL_ONCE (and keeps them across invoke)."""
+    interp = pytest.importorskip("ai_edge_litert.interpreter")
+    _, data, qfr, tflm = ptq_stream
+    it = interp.Interpreter(model_content=data, num_threads=1)
+    it.allocate_tensors()
+    names = [d["name"] for d in it.get_output_details()]
+    for x, w in zip(qfr, tflm):
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        got = {d["name"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
+        assert len(got) == len(w) == len(names)
+        _exact([got[n] for n in sorted(got)], [w[i] for i in np.argsort(names)])
 
 
 def test_ptq_c_bit_exact(ptq_stream, runtime_lib, tmp_path):
