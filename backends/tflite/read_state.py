@@ -44,8 +44,14 @@ def _declare(r, name: str, ttype: TensorType) -> None:
         raise r.error(f"resource variable '{name}' is used as {entry[0]} and as {ttype}")
 
 
+def _arity(r, ins, outs, n_in: int, n_out: int) -> None:
+    if len(ins) != n_in or len(outs) != n_out or min(ins + outs, default=0) < 0:
+        raise r.error(f"expects {n_in} input(s) and {n_out} output(s), got {len(ins)} and {len(outs)}")
+
+
 @converts(B.VAR_HANDLE, "resource handle (binds a shared_name)")
 def var_handle(r, op, ins, outs, opts):
+    _arity(r, ins, outs, 0, 1)
     name = _shared_name(opts)
     if not name:
         raise r.error("VAR_HANDLE without a shared_name")
@@ -65,6 +71,7 @@ def _handle_name(r, idx: int) -> str:
 def read_variable(r, op, ins, outs, opts):
     from edgecc.dialects.state import ReadOp
 
+    _arity(r, ins, outs, 1, 1)
     name = _handle_name(r, ins[0])
     t = r.ttype(outs[0])
     _declare(r, name, t)
@@ -77,6 +84,7 @@ def read_variable(r, op, ins, outs, opts):
 def assign_variable(r, op, ins, outs, opts):
     from edgecc.dialects.state import WriteOp
 
+    _arity(r, ins, outs, 2, 0)
     name = _handle_name(r, ins[0])
     v = r.value(ins[1])
     _declare(r, name, v.type)
@@ -95,10 +103,18 @@ def call_once(r, op, ins, outs, opts):
     sub.sg = r.model.subgraphs[k]
     sub.tensors = sub.sg.tensors or []
     names: dict[int, str] = {}
+    nbuf, ntens = len(r.model.buffers or []), len(sub.tensors)
+    if any(not 0 <= int(t.buffer) < max(nbuf, 1) for t in sub.tensors):
+        raise r.error(f"the init subgraph {k} refers to a buffer out of range")
     for o in sub.sg.operators or []:
+        if not 0 <= int(o.opcodeIndex) < len(r.model.operatorCodes or []):
+            raise r.error(f"the init subgraph {k} uses opcode index {o.opcodeIndex}, out of range")
         code = opcode_builtin(r.model.operatorCodes[o.opcodeIndex])
         oins = [int(i) for i in (o.inputs if o.inputs is not None else [])]
         oouts = [int(i) for i in (o.outputs if o.outputs is not None else [])]
+        if any(not 0 <= i < ntens for i in oins + oouts) or (code == B.VAR_HANDLE and not oouts) or (
+                code == B.ASSIGN_VARIABLE and len(oins) < 2):
+            raise r.error(f"the init subgraph {k} has an operator with missing or out-of-range tensors")
         if code == B.VAR_HANDLE:
             from edgecc.ir.core import sanitize_hint
 

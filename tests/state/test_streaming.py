@@ -346,3 +346,39 @@ def test_variable_tensor_reads_as_state_like_tflm():
     st = initial_state(module)
     for x in np.random.default_rng(3).integers(-128, 128, (4, 1, 4)).astype(np.int8):
         _exact(run(module, [x], st), run_tflm(data, [x], interpreter=it))
+
+
+def test_broken_resource_variable_ops_are_one_line_errors(float_module):
+    """A READ_VARIABLE of a tensor no VAR_HANDLE produced, a VAR_HANDLE without outputs, a CALL_ONCE of a
+    missing subgraph: located one-line read errors, not tracebacks."""
+    from edgecc.backends.tflite.reader import TFLiteReadError, read_tflite
+    from edgecc.backends.tflite.schema import S
+    from edgecc.backends.tflite.writer import AlignedBuilder, to_bytes
+
+    def broken(edit):
+        model = S.ModelT.InitFromObj(S.Model.GetRootAs(to_bytes(float_module), 0))
+        edit(model)
+        b = AlignedBuilder(1024)
+        b.Finish(model.Pack(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+    def code(model, o):
+        return model.operatorCodes[o.opcodeIndex].builtinCode
+
+    def first(model, builtin):
+        return next(o for o in model.subgraphs[0].operators if code(model, o) == builtin)
+
+    def no_handle_output(m):
+        first(m, S.BuiltinOperator.VAR_HANDLE).outputs = []
+
+    def read_of_input(m):
+        first(m, S.BuiltinOperator.READ_VARIABLE).inputs = [m.subgraphs[0].inputs[0]]
+
+    def missing_init(m):
+        first(m, S.BuiltinOperator.CALL_ONCE).builtinOptions.initSubgraphIndex = 7
+
+    for edit, msg in ((no_handle_output, "expects 0 input"), (read_of_input, "is not the output of a VAR_HANDLE"),
+                      (missing_init, "CALL_ONCE names subgraph 7")):
+        with pytest.raises(TFLiteReadError, match=msg) as info:
+            read_tflite(broken(edit))
+        assert "\n" not in str(info.value) and "operator #" in str(info.value)
