@@ -119,6 +119,7 @@ def unidirectional_sequence_lstm(r, op, ins, outs, opts):
     out_t = r.ttype(outs[0])
     if y.type.shape != out_t.shape:
         raise r.error(f"LSTM output has shape {list(out_t.shape)}, expected {list(y.type.shape)}")
+    y.name_hint = r.name(outs[0])
     r.bind(outs[0], y)
     write_variable(r, ins[18], h)
     write_variable(r, ins[19], c)

@@ -45,6 +45,11 @@ def test_lstm_state_is_declared(lstm):
     assert {n: str(d.type) for n, d in module.states.items()} == {
         "h_state": "tensor<1x5xf32>", "c_state": "tensor<1x5xf32>"}
     assert not np.allclose(ref[0], ref[1])  # the state carries: same-shaped calls differ
+    from edgecc.tools.inspect import inspect_text
+
+    text = inspect_text(module, Path("lstm.tflite"))
+    assert "output y: tensor<1x3x5xf32>" in text
+    assert "state  h_state: tensor<1x5xf32> (kept across invocations)" in text
 
 
 def test_lstm_matches_tflm_over_invocations(lstm):
