@@ -16,17 +16,17 @@ One ``VAR_HANDLE`` tensor per state and subgraph, created at its first use.
 from __future__ import annotations
 
 from edgecc.backends.tflite.ops import LOWER, TABLE, options
-from edgecc.backends.tflite.schema import S
-from edgecc.backends.tflite.writer import quant_params, _raw
+from edgecc.backends.tflite.schema import S, tensor_type_code
+from edgecc.backends.tflite.writer import _raw, quant_params
 
 B = S.BuiltinOperator
 INIT_SUBGRAPH = "edgecc_init_state"
 
 
-def _resource(w, tensors: list, name: str, names: set | None = None) -> int:
+def _resource(tensors: list, name: str) -> int:
+    """A RESOURCE tensor (a VAR_HANDLE output) appended to ``tensors``."""
     t = S.TensorT()
-    t.shape, t.type, t.buffer = [], S.TensorType.RESOURCE, 0
-    t.name = w.unique(f"{name}_handle") if names is None else name + "_handle"
+    t.shape, t.type, t.buffer, t.name = [], S.TensorType.RESOURCE, 0, name
     tensors.append(t)
     return len(tensors) - 1
 
@@ -35,7 +35,7 @@ def _handle(w, name: str) -> int:
     """The main subgraph's VAR_HANDLE tensor of state ``name`` (emitting the op on first use)."""
     handles = w.__dict__.setdefault("state_handles", {})
     if name not in handles:
-        idx = _resource(w, w.tensors, name)
+        idx = _resource(w.tensors, w.unique(f"{name}_handle"))
         w.op(B.VAR_HANDLE, [], [idx], options("VarHandleOptions", container="", sharedName=name))
         handles[name] = idx
     return handles[name]
@@ -53,12 +53,10 @@ def init_subgraph(w):
     w.operators = ops  # ``w.op`` registers opcodes model-wide; collect these ops separately
     try:
         for d in w.module.states.values():
-            res = _resource(w, tensors, d.name, names=set())
+            res = _resource(tensors, f"{d.name}_handle")
             w.op(B.VAR_HANDLE, [], [res], options("VarHandleOptions", container="", sharedName=d.name))
             t = S.TensorT()
             t.shape = [int(x) for x in d.type.shape]
-            from edgecc.backends.tflite.schema import tensor_type_code
-
             t.type = tensor_type_code(d.type.element)
             t.name = f"{d.name}_init"
             t.quantization = quant_params(d.type.element)

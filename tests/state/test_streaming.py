@@ -382,3 +382,37 @@ def test_broken_resource_variable_ops_are_one_line_errors(float_module):
         with pytest.raises(TFLiteReadError, match=msg) as info:
             read_tflite(broken(edit))
         assert "\n" not in str(info.value) and "operator #" in str(info.value)
+
+
+def test_c_reset_state_restarts_the_stream(int8_stream, runtime_lib, tmp_path):
+    """A firmware loop: model_invoke per frame, model_reset_state() half-way: the second half
+    repeats the outputs of a fresh stream (the reference restarted from the initial state)."""
+    from edgecc.backends.c.generate import emit
+
+    module, _, fr, _ = int8_stream
+    emit(module, tmp_path)
+    (tmp_path / "main.c").write_text("""
+#include <stdio.h>
+#include "model.h"
+int main(void) {
+    int8_t x[MODEL_INPUT0_ELEMENTS], y[MODEL_OUTPUT0_ELEMENTS], acc[MODEL_OUTPUT1_ELEMENTS];
+    for (int k = 0; fread(x, 1, sizeof x, stdin) == sizeof x; ++k) {
+        if (k == 6) model_reset_state();
+        if (model_invoke(x, y, acc) != EDGECC_OK) return 10;
+        fwrite(y, 1, sizeof y, stdout);
+        fwrite(acc, 1, sizeof acc, stdout);
+    }
+    return MODEL_NUM_STATES == 2 && MODEL_STATE_SIZE == 12u ? 0 : 11;
+}
+""")
+    exe = tmp_path / "app"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(tmp_path), "-I",
+                    str(tmp_path / "edgecc/include"), str(tmp_path / "main.c"), str(tmp_path / "model.c"),
+                    str(tmp_path / "model_weights.c"), str(runtime_lib), "-lm", "-o", str(exe)], check=True)
+    proc = subprocess.run([str(exe)], input=b"".join(x.tobytes() for x in fr), capture_output=True)
+    assert proc.returncode == 0, proc.returncode
+    want = []
+    for part in (fr[:6], fr[6:]):
+        st = initial_state(module)
+        want += [b"".join(o.tobytes() for o in run(module, [x], st)) for x in part]
+    assert proc.stdout == b"".join(want)
