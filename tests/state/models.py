@@ -146,8 +146,8 @@ def lstm_tflite(steps: int = 3, n_in: int = 4, n_cell: int = 5, seed: int = 3, c
         skip = cifg and g == "i"
         ins.append(-1 if skip else tensor(f"r_{g}", (n_cell, n_cell), rng.normal(0, 0.5, (n_cell, n_cell))))
     for g in "ifo":
-        ins.append(tensor(f"p_{g}", (n_cell,), rng.normal(0, 0.3, n_cell)) if peephole and not (cifg and g == "i")
-                   else -1)
+        use = peephole and not (cifg and g == "i")
+        ins.append(tensor(f"p_{g}", (n_cell,), rng.normal(0, 0.3, n_cell)) if use else -1)
     for g in "ifco":
         skip = cifg and g == "i"
         ins.append(-1 if skip else tensor(f"b_{g}", (n_cell,), rng.normal(0, 0.1, n_cell)))

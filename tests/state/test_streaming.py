@@ -377,7 +377,8 @@ def test_broken_resource_variable_ops_are_one_line_errors(float_module):
     def missing_init(m):
         first(m, S.BuiltinOperator.CALL_ONCE).builtinOptions.initSubgraphIndex = 7
 
-    for edit, msg in ((no_handle_output, "expects 0 input"), (read_of_input, "is not the output of a VAR_HANDLE"),
+    for edit, msg in ((no_handle_output, "expects 0 input"),
+                      (read_of_input, "is not the output of a VAR_HANDLE"),
                       (missing_init, "CALL_ONCE names subgraph 7")):
         with pytest.raises(TFLiteReadError, match=msg) as info:
             read_tflite(broken(edit))
