@@ -110,11 +110,13 @@ class Session:
     IR ``Module`` (``nn`` dialect, static shapes) or a compiled ``HostModule``.
     ``input_shapes`` (ONNX only) fixes dynamic dimensions at import.
     ``accumulate`` ("auto", "float32" or "float64") is the dot-product accumulator (see
-    ``edgecc.backends.numba.compile_module``).
+    ``edgecc.backends.numba.compile_module``). ``state`` (ONNX only) turns input -> output pairs
+    into persistent state; a stateful model keeps its state across ``run`` calls until ``reset()``.
     """
 
     def __init__(self, model: Any, *, dequantize_outputs: bool = False, auto_quantize: bool = True,
-                 input_shapes: Mapping[str, Sequence[int]] | None = None, accumulate: str = "auto") -> None:
+                 input_shapes: Mapping[str, Sequence[int]] | None = None, accumulate: str = "auto",
+                 state: Mapping[str, str] | None = None) -> None:
         from edgecc.backends.numba import HostModule
 
         self.dequantize_outputs = dequantize_outputs
@@ -122,18 +124,25 @@ class Session:
         self.accumulate = accumulate
         self._onnx = None
         self._input_shapes = dict(input_shapes) if input_shapes else None
+        self._state_pairs = dict(state) if state else None
         self._hosts: dict[tuple, HostModule] = {}
         self.module = None
+        #: persistent state: (names read as trailing inputs, names written as trailing outputs)
+        self._reads: list[str] = []
+        self._writes: list[str] = []
+        self._state: dict[str, np.ndarray] = {}
         if isinstance(model, HostModule):
             host = model
         else:
             self.module = self._load(model)
-            host = self._compile(self.module)
+            host = self._compile_stateful(self.module)
         self._host = host
+        nin = len(host.inputs) - len(self._reads)
+        nout = len(host.outputs) - len(self._writes)
         self._hosts[tuple(s.shape for s in host.inputs)] = host
-        onnx_in, onnx_out = self._onnx_names(host)
-        self._inputs = [_node_arg(n, s.type) for n, s in zip(onnx_in, host.inputs)]
-        self._outputs = [_node_arg(n, s.type) for n, s in zip(onnx_out, host.outputs)]
+        onnx_in, onnx_out = self._onnx_names(host, nin, nout)
+        self._inputs = [_node_arg(n, s.type) for n, s in zip(onnx_in, host.inputs[:nin])]
+        self._outputs = [_node_arg(n, s.type) for n, s in zip(onnx_out, host.outputs[:nout])]
         # aliases: the IR names (sanitized ONNX names) are accepted too
         self._in_index = {}
         for k, (a, s) in enumerate(zip(self._inputs, host.inputs)):
@@ -159,7 +168,7 @@ class Session:
                 from edgecc.frontend import import_onnx
 
                 self._onnx = path
-                return import_onnx(path, input_shapes=self._input_shapes)
+                return import_onnx(path, input_shapes=self._input_shapes, state=self._state_pairs)
             if suffix == ".tflite":
                 try:
                     from edgecc.backends.tflite import read_tflite
@@ -183,9 +192,31 @@ class Session:
 
         return compile_module(module, accumulate=self.accumulate)
 
-    def _onnx_names(self, host) -> tuple[list[str], list[str]]:
-        ins = [s.name for s in host.inputs]
-        outs = [s.name for s in host.outputs]
+    def _compile_stateful(self, module):
+        """A stateful module runs with its states as trailing inputs and outputs the session keeps."""
+        if not module.states:
+            return self._compile(module)
+        from edgecc.frontend.state import externalize_state
+        from edgecc.interp.reference import initial_state
+
+        self._init_state = initial_state(module)
+        plain, self._reads, self._writes = externalize_state(module)
+        self.reset()
+        return self._compile(plain)
+
+    def reset(self) -> None:
+        """Restore every persistent state to its initial value (the next ``run`` starts a new stream)."""
+        if self._reads or self._writes:
+            self._state = {k: v.copy() for k, v in self._init_state.items()}
+
+    @property
+    def state(self) -> dict[str, np.ndarray]:
+        """The current persistent state (copies), by state name; empty for a stateless model."""
+        return {k: v.copy() for k, v in self._state.items()}
+
+    def _onnx_names(self, host, nin: int, nout: int) -> tuple[list[str], list[str]]:
+        ins = [s.name for s in host.inputs[:nin]]
+        outs = [s.name for s in host.outputs[:nout]]
         if self._onnx is None:
             return ins, outs
         try:
@@ -228,7 +259,15 @@ class Session:
         picks = self._output_picks(output_names)
         arrays = self._bind(feeds)
         batch = self._batch(arrays)
-        if batch is None:
+        if self._reads or self._writes:
+            if batch is not None:
+                raise EdgeccError("a model with persistent state runs one sample per call (its state "
+                                  f"is per stream); feed batch {self._inputs[0].shape[0]}")
+            outs = self._host.run(arrays + [self._state[n] for n in self._reads])
+            n = len(self._outputs)
+            for name, y in zip(self._writes, outs[n:]):
+                self._state[name] = np.array(y, copy=True)
+        elif batch is None:
             outs = self._host.run(arrays)
         else:
             outs = self._run_batch(arrays, batch)

@@ -169,6 +169,12 @@ class Emitter:
             return f"arena + {off}"
         return f"({self.ctype(v)} *)(arena + {off})"
 
+    def state_ptr(self, name: str) -> str:
+        """C expression of state ``name`` in the persistent region (see backends/c/state.py)."""
+        from edgecc.backends.c.state import layout
+
+        return f"({self.P}_state + {layout(self.module)[0][name]}u)"
+
     def scratch(self, op: Operation | None = None) -> str:
         off = self.plan.scratch_offset(op or self._current)
         return "NULL" if off is None else f"(void *)(arena + {off})"

@@ -133,6 +133,9 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     raw_source = str(module.attrs.get("edgecc.source") or module.name or "model")
     source = c_comment(raw_source)  # a user's file name: escaped per language (see escape.py)
     common = dict(P=P, PU=PU, version=_version(), source=source, target=core.name)
+    from edgecc.backends.c.state import source_parts
+
+    common.update(source_parts(lowered, P, PU))
 
     # ---- weights (graph outputs that are constants need their arrays too
     for v in outs:
@@ -288,7 +291,10 @@ def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, m
         "target": core.name, "isa": core.isa, "prefix": prefix, "arena_mode": arena, "memory": memory,
         "libraries": libraries,
         "arena_bytes": plan.arena_size,
-        "ram_bytes": plan.arena_size,
+        "state_bytes": _state_size(lowered),
+        "ram_bytes": plan.arena_size + _state_size(lowered),
+        "states": [{"name": d.name, "type": str(d.type), "bytes": d.type.nbytes}
+                   for d in lowered.states.values()],
         "flash_data_bytes": flash_data,
         "weights_bytes": weights_bytes,
         "param_bytes": e.param_bytes,
@@ -306,6 +312,12 @@ def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, m
         "outputs": [io_entry(v) for v in lowered.func.outputs],
         "layers": layers,
     }
+
+
+def _state_size(module) -> int:
+    from edgecc.backends.c.state import layout
+
+    return layout(module)[1]
 
 
 def runtime_dir() -> Path:

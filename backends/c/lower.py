@@ -479,6 +479,11 @@ def lower_to_c(module: Module, core=None, kernels: str | None = None, ram=None) 
     for op in list(m.func.body):
         if op.has_trait("ConstantLike") or op.has_trait("Terminator") or op.dialect == "c":
             continue
+        if op.dialect == "state":
+            from edgecc.backends.c.state import lower_state_op
+
+            lower_state_op(op, L)
+            continue
         if is_quantized(op) and not _type_agnostic(op):
             if int_lowerings is None:
                 from edgecc.backends.c.lower_int import lower_quantized_op as int_lowerings

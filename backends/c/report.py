@@ -101,6 +101,9 @@ def report_markdown(r: dict) -> str:
              f"- constant data in flash: {r['flash_data_bytes']:,} B (weights {r['weights_bytes']:,} B, "
              f"kernel parameters {r['param_bytes']:,} B)",
              f"- MACs: {r['macs']:,} in {r['kernel_calls']} kernel calls"]
+    if r.get("state_bytes"):
+        names = ", ".join(f"`{s['name']}` {s['bytes']:,} B" for s in r["states"])
+        lines.append(f"- persistent state outside the arena: {r['state_bytes']:,} B ({names})")
     if "code_size" in r:
         cs = r["code_size"]
         lines.append(f"- compiled with {cs['compiler']} {' '.join(cs['flags'])}: .text {cs['text']:,} B, "

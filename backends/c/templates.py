@@ -39,6 +39,7 @@ extern "C" {
 #define ${PU}_NUM_INPUTS $num_inputs
 #define ${PU}_NUM_OUTPUTS $num_outputs
 
+$state_macros
 $io_macros
 extern const edgecc_tensor_info_t ${P}_input_info[${PU}_NUM_INPUTS > 0 ? ${PU}_NUM_INPUTS : 1];
 extern const edgecc_tensor_info_t ${P}_output_info[${PU}_NUM_OUTPUTS > 0 ? ${PU}_NUM_OUTPUTS : 1];
@@ -58,6 +59,9 @@ int ${P}_run(void);
 
 /* Copies the inputs in, runs, copies the outputs out. */
 int ${P}_invoke($invoke_params);
+
+/* Restores the persistent state (${PU}_STATE_SIZE bytes) to its initial values: a new stream. */
+void ${P}_reset_state(void);
 $quant_helpers
 #ifdef __cplusplus
 }
@@ -84,6 +88,8 @@ $param_decls
 /* ------------------------------------------------------------------ arena */
 $arena_decl
 
+/* ------------------------------------------------------------------ persistent state */
+$state_defs
 int ${P}_set_arena(void *arena, size_t size)
 {
     if (arena == NULL) {
@@ -141,7 +147,7 @@ int ${P}_run(void)
     if (arena == NULL) {
         return EDGECC_ERR_NO_ARENA;
     }
-$body
+$state_first_run$body
     return EDGECC_OK;
 }
 

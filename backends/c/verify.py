@@ -202,10 +202,15 @@ def random_samples(module: Module, n: int, seed: int = 0) -> list[list[np.ndarra
 
 
 def reference_outputs(module: Module, samples: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-    """The reference interpreter's outputs (integer semantics for quantized models when available)."""
-    from edgecc.interp.reference import run
+    """The reference interpreter's outputs (integer semantics for quantized models when available).
 
-    return [[np.asarray(o) for o in run(module, s)] for s in samples]
+    The samples run in order as one stream: a model's persistent state carries from sample to
+    sample, as in the testbench (one process runs them all).
+    """
+    from edgecc.interp.reference import initial_state, run
+
+    state = initial_state(module)
+    return [[np.asarray(o) for o in run(module, s, state)] for s in samples]
 
 
 def compare(got: list[list[np.ndarray]], want: list[list[np.ndarray]], names: list[str],

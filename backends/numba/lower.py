@@ -133,6 +133,10 @@ def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = Tru
     func = module.func
     if func.return_op is None:
         raise EdgeccError(f"function @{func.name} has no func.return")
+    if module.states:
+        names = ", ".join("@" + n for n in module.states)
+        raise EdgeccError(f"module @{module.name or 'main'} has persistent state ({names}): run it with "
+                          "edgecc.runtime.Session, which keeps the state across calls")
     for op in func.body:
         if op.name.startswith("onnx."):
             raise EdgeccError(f"'{op.name}' is not legalized to nn: run the frontend's legalization first",

@@ -667,6 +667,8 @@ def resize(w, op):
     res.finish()
 
 
+from edgecc.backends.tflite import state as _state  # noqa: E402,F401  (registers state.read/write)
+
 __all__ = ["LOWER", "TABLE", "check_variant", "options", "unsupported", "simple_version"]
 
 from edgecc.backends.tflite import ops_hard  # noqa: E402,F401  (registers nn.hard_sigmoid)

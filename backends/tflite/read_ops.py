@@ -453,4 +453,7 @@ def dequantize(r, op, ins, outs, o):
         emit(r, N.CastOp, [x], outs[0], {"to": r.element(outs[0])})
 
 
+from edgecc.backends.tflite import read_lstm as _read_lstm  # noqa: E402,F401  (registers the LSTM)
+from edgecc.backends.tflite import read_state as _read_state  # noqa: E402,F401  (registers state ops)
+
 __all__ = ["CONVERT", "TABLE", "convert_operator", "emit"]

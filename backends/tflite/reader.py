@@ -81,9 +81,6 @@ def _check(model, data: bytes, label: str) -> None:
         if t.sparsity is not None:
             raise TFLiteReadError(f"{label}: tensor {i} ('{_name(t)}') is sparse, which edgecc does not "
                                   "read")
-        if t.isVariable:
-            raise TFLiteReadError(f"{label}: tensor {i} ('{_name(t)}') is a variable (stateful models "
-                                  "are not supported)")
     ins = [int(i) for i in (sg.inputs if sg.inputs is not None else [])]
     if len(set(ins)) != len(ins):
         raise TFLiteReadError(f"{label}: subgraph inputs {ins} name a tensor more than once")
@@ -183,7 +180,7 @@ class Reader:
 
     def is_const(self, idx: int) -> bool:
         """Whether tensor ``idx`` holds constant data (stored, or bound to a folded constant)."""
-        if idx < 0:
+        if idx < 0 or self.tensors[idx].isVariable:
             return False
         bound = self.values.get(idx)
         if bound is not None:
@@ -235,6 +232,10 @@ class Reader:
         if idx < 0:
             return None
         v = self.values.get(idx)
+        if v is None and self.tensors[idx].isVariable:  # persistent state (see read_state.py)
+            from edgecc.backends.tflite.read_state import variable_tensor
+
+            return variable_tensor(self, idx)
         if v is None:
             if self.buffer_bytes(idx) is None:
                 raise self.error(f"tensor '{self.name(idx)}' is read before any operator produces it")
@@ -300,6 +301,9 @@ def read_tflite(path_or_bytes, *, name: str | None = None) -> Module:
     r.b.ret(*outs)
     attrs = _module_attrs(model, data, file)
     module = Module(func, name=name or "tflite", attrs=attrs)
+    from edgecc.backends.tflite.read_state import declare_states
+
+    declare_states(r, module)
     try:
         module.verify()
     except EdgeccError as e:

@@ -14,11 +14,19 @@ from edgecc.frontend.onnx_import import OnnxImportError, load_onnx
 from edgecc.ir.core import Module
 
 def import_onnx(path_or_model, input_shapes: Mapping[str, tuple] | None = None,
-                optimize: bool = True) -> Module:
-    """Import an ONNX model as a verified ``nn`` module (see module docstring)."""
+                optimize: bool = True, state: Mapping[str, str] | None = None) -> Module:
+    """Import an ONNX model as a verified ``nn`` module (see module docstring).
+
+    ``state`` maps graph inputs to the outputs that carry their next value; each pair becomes
+    persistent state (``edgecc.frontend.state.make_state``).
+    """
     from edgecc.conversion.onnx_to_nn import legalize
 
     module = load_onnx(path_or_model, input_shapes)
+    if state:
+        from edgecc.frontend.state import make_state
+
+        make_state(module, state)
     legalize(module)
     if optimize:
         from edgecc.passes.manager import PassManager

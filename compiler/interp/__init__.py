@@ -1,5 +1,5 @@
 """Executors of the IR: the numpy reference interpreter (``edgecc.interp.reference``)."""
 
-from edgecc.interp.reference import KERNELS, evaluate_op, run
+from edgecc.interp.reference import KERNELS, evaluate_op, initial_state, run
 
-__all__ = ["KERNELS", "evaluate_op", "run"]
+__all__ = ["KERNELS", "evaluate_op", "initial_state", "run"]

@@ -125,12 +125,27 @@ def _bind_feeds(module: Module, feeds) -> list[np.ndarray]:
     return bound
 
 
-def run(module: Module, feeds: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> list[np.ndarray]:
+def initial_state(module: Module) -> dict[str, np.ndarray]:
+    """The persistent state before the first invocation: ``{state name: initial array}`` (copies)."""
+    return {d.name: np.array(d.init.array, copy=True) for d in module.states.values()}
+
+
+def run(module: Module, feeds: Mapping[str, np.ndarray] | Sequence[np.ndarray],
+        state: dict[str, np.ndarray] | None = None) -> list[np.ndarray]:
     """Execute the module's function on ``feeds``; returns the outputs in order.
 
-    Intermediate arrays are released after their last use.
+    ``state`` carries a stateful module's persistent state between calls: a dict from
+    ``initial_state(module)`` that ``state.read`` reads and that is updated in place with the
+    ``state.write`` values when the invocation ends. Without it every call starts from the
+    initial values. Intermediate arrays are released after their last use.
     """
     func = module.func
+    if state is None:
+        state = initial_state(module)
+    missing = [n for n in module.states if n not in state]
+    if missing:
+        raise EdgeccError(f"state dict has no value for state @{missing[0]} (use initial_state(module))")
+    pending: dict[str, np.ndarray] = {}
     env: dict[int, np.ndarray] = {}
     for a, arr in zip(func.arguments, _bind_feeds(module, feeds)):
         env[id(a)] = arr
@@ -148,14 +163,22 @@ def run(module: Module, feeds: Mapping[str, np.ndarray] | Sequence[np.ndarray]) 
         if op.name == "func.return":
             outputs = inputs
             break
-        for r, y in zip(op.results, evaluate_op(op, inputs)):
-            env[id(r)] = y
+        if op.name == "state.read":
+            env[id(op.results[0])] = np.array(state[op.attrs["state"]], copy=True)
+            continue
+        if op.name == "state.write":
+            pending[op.attrs["state"]] = inputs[0]
+        else:
+            for r, y in zip(op.results, evaluate_op(op, inputs)):
+                env[id(r)] = y
         for v in op.operands:
             if last_use.get(id(v)) == i:
                 env.pop(id(v), None)
     if outputs is None:
         raise EdgeccError(f"function @{func.name} has no func.return")
+    for name, arr in pending.items():
+        state[name] = np.array(arr, copy=True)
     return outputs
 
 
-__all__ = ["KERNELS", "QUANT_OK", "evaluate_op", "feed_name", "kernel", "run", "supports"]
+__all__ = ["KERNELS", "QUANT_OK", "evaluate_op", "feed_name", "initial_state", "kernel", "run", "supports"]

@@ -414,14 +414,45 @@ class Func:
         return FunctionType(tuple(a.type for a in self.arguments), tuple(v.type for v in self.outputs))
 
 
+class StateDecl:
+    """Persistent state: a tensor that keeps its value across invocations of the model.
+
+    ``init`` (a ``DenseElements`` of exactly ``type``) is the value before the first
+    invocation and after a reset; ``state.read`` / ``state.write`` ops access it by ``name``.
+    """
+
+    __slots__ = ("name", "type", "init")
+
+    def __init__(self, name: str, type: TensorType, init) -> None:
+        self.name = name
+        self.type = type
+        self.init = init
+
+    def __repr__(self) -> str:
+        return f"StateDecl(@{self.name}: {self.type})"
+
+
 class Module:
-    """Top level: one function plus module attributes (e.g. source model hash)."""
+    """Top level: one function, its persistent ``states`` and module attributes (e.g. source hash)."""
 
     def __init__(self, func: Func | None = None, name: str | None = None,
                  attrs: dict[str, Any] | None = None) -> None:
         self.func = func if func is not None else Func()
         self.name = name
         self.attrs: dict[str, Any] = {k: normalize(v) for k, v in (attrs or {}).items()}
+        #: persistent state declarations by name, in declaration order
+        self.states: dict[str, StateDecl] = {}
+
+    def add_state(self, name: str, type: TensorType, init) -> StateDecl:
+        """Declare persistent state ``@name`` (``init``: DenseElements or numpy array of ``type``)."""
+        from edgecc.ir.attrs import DenseElements
+
+        if name in self.states:
+            raise ValueError(f"state @{name} is declared twice")
+        if not isinstance(init, DenseElements):
+            init = DenseElements.from_numpy(init, type.element)
+        decl = self.states[name] = StateDecl(name, type, init)
+        return decl
 
     @property
     def ops(self) -> Iterator[Operation]:
@@ -451,7 +482,10 @@ def clone_module(module: Module) -> tuple[Module, dict[Value, Value]]:
         new = op.clone_detached([vmap[v] for v in op.operands])
         func.body.append(new)
         vmap.update(zip(op.results, new.results))
-    return Module(func, module.name, dict(module.attrs)), vmap
+    out = Module(func, module.name, dict(module.attrs))
+    for d in module.states.values():
+        out.states[d.name] = StateDecl(d.name, d.type, d.init)
+    return out, vmap
 
 
 def tensor_type(value: Value) -> TensorType:

@@ -42,3 +42,35 @@ def verify_module(module: Module) -> None:
                 raise op.error(f"operand #{i} is defined outside this function")
         verify_op(op)
         defined.update(id(r) for r in op.results)
+    verify_states(module)
+
+
+def verify_states(module: Module) -> None:
+    """Persistent state: declarations well-typed, accesses name a declaration of their type, at most
+    one ``state.write`` per state and every read of a state before its write (see dialects/state.py)."""
+    from edgecc.ir.attrs import DenseElements
+    from edgecc.ir.types import TensorType
+
+    for d in module.states.values():
+        if not isinstance(d.type, TensorType):
+            raise VerifyError(f"state @{d.name} must have a tensor type, got {d.type}")
+        if not isinstance(d.init, DenseElements) or d.init.type != d.type:
+            got = d.init.type if isinstance(d.init, DenseElements) else type(d.init).__name__
+            raise VerifyError(f"state @{d.name}: initial value has type {got}, the state is {d.type}")
+    written: dict[str, Operation] = {}
+    for op in module.func.body:
+        if op.name not in ("state.read", "state.write"):
+            continue
+        name = op.attrs.get("state")
+        decl = module.states.get(name)
+        if decl is None:
+            raise op.error(f"refers to undeclared state @{name}")
+        v = op.results[0] if op.name == "state.read" else op.operands[0]
+        if v.type != decl.type:
+            raise op.error(f"has type {v.type} but state @{name} is {decl.type}")
+        if op.name == "state.write":
+            if name in written:
+                raise op.error(f"writes state @{name} a second time")
+            written[name] = op
+        elif name in written:
+            raise op.error(f"reads state @{name} after its state.write")

@@ -232,15 +232,18 @@ def collect_statistics(module: Module, samples: list[Sample], *, channel_values:
             o = stats[v] = Observer(track_channels=v in track)
         o.update(arr)
 
+    from edgecc.interp.reference import initial_state
+
+    state = initial_state(module)  # a stateful model sees the samples as one stream, in order
     bar = _progress(len(samples), progress)
     if bar is None:
         for s in samples:
-            run_observed(module, s, observe, want)
+            run_observed(module, s, observe, want, state=state)
     else:
         with bar:
             task = bar.add_task("calibrate", total=len(samples))
             for s in samples:
-                run_observed(module, s, observe, want)
+                run_observed(module, s, observe, want, state=state)
                 bar.advance(task)
     return stats
 

@@ -113,12 +113,14 @@ def simulate_op(op: Operation, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def run_observed(module: Module, feeds, observe: Callable[[Value, np.ndarray], None] | None = None,
-                 want: Callable[[Value], bool] | None = None, *, simulate: bool = False) -> list[np.ndarray]:
+                 want: Callable[[Value], bool] | None = None, *, simulate: bool = False,
+                 state: dict | None = None) -> list[np.ndarray]:
     """Run ``module`` on ``feeds`` (as ``reference.run``), calling ``observe`` on every value.
 
     ``want(value)`` (default: every non-constant value) selects the values
     passed to ``observe``. ``simulate`` executes quantized ops in float
-    (``simulate_op``) instead of the integer kernels. Returns the outputs.
+    (``simulate_op``) instead of the integer kernels. ``state`` carries persistent state
+    across calls as in ``reference.run`` (updated when the call ends). Returns the outputs.
     """
     from edgecc.interp.ops_common import op_error
     from edgecc.interp.reference import _bind_feeds, evaluate_op
@@ -134,14 +136,25 @@ def run_observed(module: Module, feeds, observe: Callable[[Value, np.ndarray], N
     for i, op in enumerate(ops):
         for v in op.operands:
             last_use[id(v)] = i
+    if state is None:
+        from edgecc.interp.reference import initial_state
+
+        state = initial_state(module)
+    pending: dict[str, np.ndarray] = {}
     for i, op in enumerate(ops):
         try:
             inputs = [env[id(v)] for v in op.operands]
         except KeyError:
             raise op_error(op, "reads a value that is not defined before it") from None
         if op.name == "func.return":
+            state.update(pending)
             return inputs
-        if simulate and _has_quantized(op):
+        if op.name == "state.write":
+            pending[op.attrs["state"]] = inputs[0]
+            outs = []
+        elif op.name == "state.read":
+            outs = [np.array(state[op.attrs["state"]], copy=True)]
+        elif simulate and _has_quantized(op):
             outs = simulate_op(op, inputs)
         else:
             outs = evaluate_op(op, inputs)

@@ -160,6 +160,10 @@ def is_float_tensor(v: Value) -> bool:
     return isinstance(v.type, TensorType) and isinstance(v.type.element, FloatType)
 
 
+def is_quantized_type(t) -> bool:
+    return isinstance(t, TensorType) and isinstance(t.element, QuantizedType)
+
+
 def is_quantized(v: Value) -> bool:
     return isinstance(v.type, TensorType) and isinstance(v.type.element, QuantizedType)
 
@@ -309,7 +313,7 @@ class _Planner:
     def decide(self) -> None:
         only = self.cfg.only
         for op in self.module.func.body:
-            if op.name in ("builtin.constant", "func.return"):
+            if op.name in ("builtin.constant", "func.return", "state.read", "state.write"):
                 continue
             reason = self._why_not(op)
             if reason is None and only is not None and op not in only:
@@ -372,6 +376,19 @@ class _Planner:
                     continue
                 for r in op.results:
                     self._union(v, r, op.name not in _ALL_OPERANDS_SHARE)
+
+    def union_states(self) -> None:
+        """A persistent state is one tensor: its reads and the value written share one type."""
+        by_state: dict[str, list[Value]] = {}
+        for op in self.module.func.body:
+            if op.name == "state.read":
+                by_state.setdefault(op.attrs["state"], []).append(op.results[0])
+            elif op.name == "state.write":
+                by_state.setdefault(op.attrs["state"], []).append(op.operands[0])
+        for vs in by_state.values():
+            vs = [v for v in vs if is_float_tensor(v)]
+            for v in vs[1:]:
+                self._union(vs[0], v, True)
 
     def scheme_of(self, v: Value) -> S.Scheme:
         s = self.value_scheme.get(v)
@@ -537,6 +554,8 @@ class _Rewriter:
         for op in list(func.body):
             if op.name == "func.return":
                 self._return(op)
+            elif op.name in ("state.read", "state.write"):
+                self._state_op(op)
             elif op in self.p.op_scheme:
                 self._quantize_op(op, self.p.op_scheme[op])
                 self.result.quantized.append(op)
@@ -550,6 +569,24 @@ class _Rewriter:
                 c.erase()
                 if inner is not None and inner.parent is not None and not inner.result.uses:
                     inner.erase()
+
+    def _state_op(self, op: Operation) -> None:
+        """Retype a state (declaration, reads) to its planned type; quantize the value written."""
+        decl = self.module.states[op.attrs["state"]]
+        v = op.results[0] if op.name == "state.read" else op.operands[0]
+        if isinstance(decl.type.element, FloatType):
+            t = self.planned.get(v)
+            if t is None:
+                return
+            qt = TensorType(decl.type.shape, t)
+            decl.init = DenseElements(S.quantize_array(decl.init.array, t), qt)
+            decl.type = qt
+        if not is_quantized_type(decl.type):
+            return
+        if op.name == "state.read":
+            op.results[0].type = decl.type
+        else:
+            op.set_operand(0, self.quantized(v, decl.type.element, op))
 
     @staticmethod
     def _accepts_quantized(op: Operation, i: int) -> bool:
@@ -726,6 +763,7 @@ def quantize_module(module: Module, config: QuantizeConfig | None = None, calibr
     planner.origin_input = origin_input
     planner.decide()
     planner.build_classes()
+    planner.union_states()
     result.kept_float = list(planner.kept_float)
     _Rewriter(module, planner, result).run()
     strip_range_attrs(module)

@@ -70,7 +70,7 @@ def _emit_c(module: Module, job: Job, tmp: Path) -> None:
     emit(module, tmp, target=job.target, prefix=job.prefix, emit=tuple(wanted), **job.c_options)
     job.c_report = json.loads((tmp / "report.json").read_text())
     budget = job.c_options.get("ram_budget")
-    if budget is not None and job.board is None and job.c_report["arena_bytes"] > budget:
+    if budget is not None and job.board is None and job.c_report.get("ram_bytes", job.c_report["arena_bytes"]) > budget:
         mode = job.c_options.get("memory")
         hint = "--memory auto or ram" if mode == "speed" else "--quantize int8, a smaller input resolution"
         raise EdgeccError(f"{job.model.name}: the arena needs {job.c_report['arena_bytes']:,} B with --memory "
@@ -132,11 +132,18 @@ def parse_input_shapes(specs: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = True) -> Module:
-    """Import a model file (.onnx, .tflite or .mlir) into ``nn`` IR."""
+def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = True,
+               state: dict | None = None) -> Module:
+    """Import a model file (.onnx, .tflite or .mlir) into ``nn`` IR.
+
+    ``state`` (ONNX only): graph input -> output pairs that become persistent state.
+    """
     if not path.exists():
         raise EdgeccError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if state and suffix != ".onnx":
+        raise EdgeccError(f"{path}: --state applies to .onnx models (a .tflite or .mlir model declares "
+                          "its state itself)")
     if suffix == ".mlir":
         from edgecc.ir.text.parser import parse_module
 
@@ -148,7 +155,7 @@ def load_model(path: Path, input_shapes: dict | None = None, optimize: bool = Tr
     if suffix == ".onnx":
         from edgecc.frontend import import_onnx
 
-        return import_onnx(path, input_shapes=input_shapes, optimize=optimize)
+        return import_onnx(path, input_shapes=input_shapes, optimize=optimize, state=state)
     if suffix == ".tflite":
         from edgecc.backends.tflite import read_tflite
 
@@ -215,6 +222,9 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
                    "artifacts) or float tensors quantized inside the model.")
 @click.option("--input-shape", multiple=True, metavar="NAME=DIMS",
               help="Fix a dynamic input shape, e.g. input=1x3x96x96 (repeatable).")
+@click.option("--state", "state_pairs", multiple=True, metavar="IN=OUT",
+              help="ONNX: make graph input IN persistent state, updated with output OUT after every "
+                   "call (repeatable; initial value zero).")
 @click.option("--prefix", default="model", show_default=True,
               help="Name of the generated files and C symbols (two models link together).")
 @click.option("--arena", default="static", show_default=True, type=click.Choice(("static", "external")),
@@ -233,8 +243,8 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
               help="Optimisation pipeline run after import.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
-def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, prefix, arena,
-                    memory, ram_budget, kernels, code_size, depfile, passes, quiet, verbose):
+def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, state_pairs, prefix,
+                    arena, memory, ram_budget, kernels, code_size, depfile, passes, quiet, verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     from edgecc.targets import resolve
 
@@ -256,7 +266,9 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     budget = parse_bytes(ram_budget, "--ram-budget") if ram_budget is not None else \
         (board_info.ram if board_info is not None else None)
     shapes = parse_input_shapes(input_shape)
-    module = load_model(model, shapes, optimize=False)
+    from edgecc.frontend.state import parse_state_pairs
+
+    module = load_model(model, shapes, optimize=False, state=parse_state_pairs(state_pairs))
     scheme = resolve_quantize(quantize, module, calib, list(emits))
     pm = build_pipeline(passes, scheme, calib, io, verbose)
     if verbose:

@@ -45,6 +45,8 @@ def inspect_text(module, model: Path) -> str:
         lines.append(f"input  {a.name_hint or '?'}: {a.type}")
     for i, v in enumerate(module.func.outputs):
         lines.append(f"output {v.name_hint or i}: {v.type}")
+    for d in module.states.values():
+        lines.append(f"state  {d.name}: {d.type} (kept across invocations)")
     lines.append("")
     header = f"{'#':>3}  {'op':<22} {'layer':<28} {'output':<16} {'MACs':>12} {'params':>9} {'act bytes':>10}"
     lines += [header, "-" * len(header)]

@@ -237,8 +237,11 @@ class _Builder:
         attrs: dict[str, Any] = {}
         if kids and kids[0].data == "module_attrs":
             attrs = self.attr_dict(kids.pop(0).children[0])
-        module = Module(self.func(kids[0]), name=name)
+        decls = [k for k in kids if k.data == "state_decl"]
+        module = Module(self.func(kids[-1]), name=name)
         module.attrs = attrs
+        for d in decls:
+            self.state_decl(module, d)
         blobs = {}
         if len(tree.children) > 1:
             for res in tree.children[1].children:
@@ -279,6 +282,22 @@ class _Builder:
                 op.attrs[k] = fix(v)
         for k, v in module.attrs.items():
             module.attrs[k] = fix(v)
+        for d in module.states.values():
+            d.init = fix(d.init)
+
+    def state_decl(self, module: Module, t: Tree) -> None:
+        sym, ty, init = t.children
+        name = str(sym)[1:]
+        if name in module.states:
+            raise self.fail(f"state @{name} is declared twice", t.meta)
+        ttype = self.type(ty)
+        value = self.attribute(init)
+        if not isinstance(value, (DenseElements, list)):
+            raise self.fail(f"state @{name}: the initial value must be dense data", t.meta)
+        module.add_state(name, ttype, value if isinstance(value, DenseElements) else
+                         DenseElements(np.zeros(ttype.shape, ttype.element.numpy), ttype))
+        if isinstance(value, list):  # a dense_resource placeholder, patched after the blobs are read
+            module.states[name].init = value
 
     def func(self, t: Tree) -> Func:
         kids = list(t.children)

@@ -218,6 +218,9 @@ class Printer:
         if m.attrs:
             head += " attributes" + self.attr_dict(m.attrs)
         lines.append(head + " {")
+        for d in m.states.values():
+            ty = format_type(d.type)
+            lines.append(f"  state @{d.name} : {ty} = {self.attribute(d.init, d.name)}")
         args = ", ".join(f"{self.value(a)}: {format_type(a.type)}" for a in f.arguments)
         outs = ", ".join(format_type(v.type) for v in f.outputs)
         lines.append(f"  func.func @{f.name}({args}) -> ({outs}) {{")

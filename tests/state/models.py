@@ -1,0 +1,174 @@
+"""Streaming test models: a causal conv1d stream whose state is the last K-1 input frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+C, K, F = 3, 3, 4  # channels, kernel taps, filters
+
+
+def conv_stream_onnx(seed: int = 0):
+    """ONNX: y = relu(conv1d(concat(s_in, x))), s_out = concat(s_in, x)[:, :, 1:] (state = last K-1 frames).
+
+    A running accumulator (``acc_out = acc_in + y``, output ``level = acc_out / 2``) is a second state.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0, 0.5, (F, C, K)).astype(np.float32)
+    b = rng.normal(0, 0.1, (F,)).astype(np.float32)
+    nodes = [
+        helper.make_node("Concat", ["s_in", "x"], ["window"], axis=2),
+        helper.make_node("Conv", ["window", "w", "b"], ["conv"], name="conv"),
+        helper.make_node("Relu", ["conv"], ["y"]),
+        helper.make_node("Slice", ["window", "starts", "ends", "axes"], ["s_out"], name="shift"),
+        helper.make_node("Add", ["acc_in", "y"], ["acc_out"], name="accumulate"),
+        helper.make_node("Mul", ["acc_out", "half"], ["level"], name="level"),
+    ]
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b"),
+             numpy_helper.from_array(np.array([1], np.int64), "starts"),
+             numpy_helper.from_array(np.array([K], np.int64), "ends"),
+             numpy_helper.from_array(np.array([2], np.int64), "axes"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "half")]
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        nodes, "conv_stream",
+        [vi("x", TensorProto.FLOAT, [1, C, 1]), vi("s_in", TensorProto.FLOAT, [1, C, K - 1]),
+         vi("acc_in", TensorProto.FLOAT, [1, F, 1])],
+        [vi("y", TensorProto.FLOAT, [1, F, 1]), vi("s_out", TensorProto.FLOAT, [1, C, K - 1]),
+         vi("acc_out", TensorProto.FLOAT, [1, F, 1]), vi("level", TensorProto.FLOAT, [1, F, 1])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+STATE = {"s_in": "s_out", "acc_in": "acc_out"}
+
+
+def onnxruntime_stream(model, frames: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """The oracle: run ``model`` with onnxruntime, feeding each state output back as its input."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    s = np.zeros((1, C, K - 1), np.float32)
+    acc = np.zeros((1, F, 1), np.float32)
+    outs = []
+    for x in frames:
+        y, s, acc, level = sess.run(None, {"x": x, "s_in": s, "acc_in": acc})
+        outs.append([y, level])
+    return outs
+
+
+def frames(n: int = 12, seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(0, 1, (1, C, 1)).astype(np.float32) for _ in range(n)]
+
+
+def conv_stream_int8(seed: int = 0):
+    """The same stream as an int8 ``nn`` module (NHWC, time on W), built directly with quantized types:
+    state ``window`` (last K-1 frames, the input's parameters) and ``acc`` (a running int8 sum)."""
+    from edgecc.dialects import nn
+    from edgecc.dialects.state import ReadOp, WriteOp
+    from edgecc.ir import Builder, Func, Module, i8, i32, tensor
+    from edgecc.ir.types import quant
+
+    rng = np.random.default_rng(seed)
+    qx = quant(i8, 0.05, -3)
+    qy = quant(i8, 0.04, -128)
+    qacc = quant(i8, 0.25, -20)
+    wscales = [float(s) for s in rng.uniform(0.004, 0.01, F)]
+    qw = quant(i8, wscales, 0, axis=0, qmin=-127)
+    w = rng.integers(-127, 128, (F, 1, K, C)).astype(np.int8)
+    bias = rng.integers(-2000, 2000, F).astype(np.int32)
+    func = Func("main", [tensor((1, 1, 1, C), qx)], ["x"])
+    module = Module(func, name="conv_stream_int8")
+    module.add_state("window", tensor((1, 1, K - 1, C), qx), np.full((1, 1, K - 1, C), -3, np.int8))
+    module.add_state("acc", tensor((1, 1, 1, F), qacc), np.full((1, 1, 1, F), -20, np.int8))
+    b = Builder(func)
+    s = b.insert(ReadOp.build(state="window", result_types=[tensor((1, 1, K - 1, C), qx)],
+                              result_names=["window"])).result
+    acc = b.insert(ReadOp.build(state="acc", result_types=[tensor((1, 1, 1, F), qacc)],
+                                result_names=["acc"])).result
+    win = b.create(nn.ConcatOp, s, func.arguments[0], axis=2, result_types=[tensor((1, 1, K, C), qx)]).result
+    wv = b.constant(w, qw, name="w")
+    bv = b.constant(bias, i32, name="b")
+    y = b.create(nn.Conv2DOp, win, wv, bv, activation="relu", result_types=[tensor((1, 1, 1, F), qy)]).result
+    nxt = b.create(nn.SliceOp, win, begin=(0, 0, 1, 0), end=(1, 1, K, C),
+                   result_types=[tensor((1, 1, K - 1, C), qx)]).result
+    total = b.create(nn.AddOp, acc, y, result_types=[tensor((1, 1, 1, F), qacc)]).result
+    b.insert(WriteOp.build(nxt, state="window"))
+    b.insert(WriteOp.build(total, state="acc"))
+    b.ret(y, total)
+    module.verify()
+    return module
+
+
+def int8_frames(n: int = 12, seed: int = 2) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-128, 128, (1, 1, 1, C)).astype(np.int8) for _ in range(n)]
+
+
+def lstm_tflite(steps: int = 3, n_in: int = 4, n_cell: int = 5, seed: int = 3, cifg: bool = False,
+                peephole: bool = False, time_major: bool = False) -> bytes:
+    """A float ``UNIDIRECTIONAL_SEQUENCE_LSTM`` .tflite written with the FlatBuffers object API (the
+    layout the TFLite converter uses: h and c as variable tensors, inputs 18 and 19)."""
+    from edgecc.backends.tflite.schema import S
+    from edgecc.backends.tflite.writer import AlignedBuilder
+
+    rng = np.random.default_rng(seed)
+    model = S.ModelT()
+    model.version = 3
+    model.buffers = [S.BufferT()]
+    tensors = []
+
+    def tensor(name, shape, data=None, variable=False):
+        t = S.TensorT()
+        t.name, t.shape, t.type = name, list(shape), S.TensorType.FLOAT32
+        t.isVariable = variable
+        t.buffer = 0
+        if data is not None:
+            b = S.BufferT()
+            b.data = np.frombuffer(np.asarray(data, "<f4").tobytes(), np.uint8).copy()
+            model.buffers.append(b)
+            t.buffer = len(model.buffers) - 1
+        tensors.append(t)
+        return len(tensors) - 1
+
+    xshape = (steps, 1, n_in) if time_major else (1, steps, n_in)
+    x = tensor("x", xshape)
+    ins = [x]
+    for g in "ifco":
+        skip = cifg and g == "i"
+        ins.append(-1 if skip else tensor(f"w_{g}", (n_cell, n_in), rng.normal(0, 0.5, (n_cell, n_in))))
+    for g in "ifco":
+        skip = cifg and g == "i"
+        ins.append(-1 if skip else tensor(f"r_{g}", (n_cell, n_cell), rng.normal(0, 0.5, (n_cell, n_cell))))
+    for g in "ifo":
+        use = peephole and not (cifg and g == "i")
+        ins.append(tensor(f"p_{g}", (n_cell,), rng.normal(0, 0.3, n_cell)) if use else -1)
+    for g in "ifco":
+        skip = cifg and g == "i"
+        ins.append(-1 if skip else tensor(f"b_{g}", (n_cell,), rng.normal(0, 0.1, n_cell)))
+    ins += [-1, -1]  # no projection
+    ins.append(tensor("h_state", (1, n_cell), variable=True))
+    ins.append(tensor("c_state", (1, n_cell), variable=True))
+    ins += [-1, -1, -1, -1]  # no layer norm
+    y = tensor("y", (steps, 1, n_cell) if time_major else (1, steps, n_cell))
+    oc = S.OperatorCodeT()
+    oc.builtinCode = oc.deprecatedBuiltinCode = S.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    oc.version = 1
+    opts = S.UnidirectionalSequenceLSTMOptionsT()
+    opts.fusedActivationFunction = S.ActivationFunctionType.TANH
+    opts.timeMajor = time_major
+    o = S.OperatorT()
+    o.opcodeIndex, o.inputs, o.outputs = 0, ins, [y]
+    o.builtinOptionsType = S.BuiltinOptions.UnidirectionalSequenceLSTMOptions
+    o.builtinOptions = opts
+    sg = S.SubGraphT()
+    sg.tensors, sg.inputs, sg.outputs, sg.operators, sg.name = tensors, [x], [y], [o], "main"
+    model.subgraphs, model.operatorCodes = [sg], [oc]
+    builder = AlignedBuilder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
