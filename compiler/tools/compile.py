@@ -70,10 +70,11 @@ def _emit_c(module: Module, job: Job, tmp: Path) -> None:
     emit(module, tmp, target=job.target, prefix=job.prefix, emit=tuple(wanted), **job.c_options)
     job.c_report = json.loads((tmp / "report.json").read_text())
     budget = job.c_options.get("ram_budget")
-    if budget is not None and job.board is None and job.c_report.get("ram_bytes", job.c_report["arena_bytes"]) > budget:
+    ram = job.c_report.get("ram_bytes", job.c_report["arena_bytes"])  # arena + persistent state
+    if budget is not None and job.board is None and ram > budget:
         mode = job.c_options.get("memory")
         hint = "--memory auto or ram" if mode == "speed" else "--quantize int8, a smaller input resolution"
-        raise EdgeccError(f"{job.model.name}: the arena needs {job.c_report['arena_bytes']:,} B with --memory "
+        raise EdgeccError(f"{job.model.name}: the model needs {ram:,} B of RAM with --memory "
                           f"{mode}, over --ram-budget {budget:,} B (options that would help: {hint})")
     if job.extra_code_size:
         import os

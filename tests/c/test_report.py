@@ -73,6 +73,6 @@ def test_ram_budget_cli(tmp_path):
     assert json.loads((tmp_path / "out" / "report.json").read_text())["arena_bytes"] <= 20 * 1024
     r = edgecc(EXAMPLE, "-t", "cortex-m55", "--calib", CALIB, "-o", "small", "--ram-budget", "1K", cwd=tmp_path)
     assert r.returncode == 1 and not (tmp_path / "small").exists()
-    assert r.stderr.count("\n") == 1 and "over --ram-budget 1,024 B" in r.stderr
+    assert r.stderr.count("\n") == 1 and "over --ram-budget 1,024 B" in r.stderr and "B of RAM" in r.stderr
     r = edgecc(EXAMPLE, "-o", "x", "--ram-budget", "lots", cwd=tmp_path)
     assert r.returncode == 1 and "--ram-budget 'lots'" in r.stderr
