@@ -74,9 +74,10 @@ def _session(model: Path, dequantize: bool = False):
 
 @click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--input", "-i", "inputs", multiple=True, required=True,
+@click.option("--input", "-i", "inputs", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="input data: one .npy per model input (in order), or one .npz keyed by input name")
+              help="input data: one .npy per model input (in order), or one .npz keyed by input name "
+                   "(none for a model without inputs)")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="save the outputs: .npy (one output) or .npz (keyed by output name)")
 @click.option("--dequantize", is_flag=True, help="return quantized outputs as float32")

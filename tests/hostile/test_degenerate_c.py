@@ -1,4 +1,5 @@
-"""Hostile-but-valid models: their generated C builds warning-free and matches the reference.
+"""Hostile-but-valid models: their generated C builds warning-free and matches the reference (so does
+``edgecc run``).
 
 Models the compiler accepts although they are odd (no runtime inputs, constant
 outputs, an input passed straight through, rank 6 to 8, a scalar, an empty
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from .corpus import graph_model, init, node, vi
+from .harness import run_cli
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed")
 C = np.ones((2, 3), np.float32) * np.arange(6, dtype=np.float32).reshape(2, 3) - 2.5
@@ -46,8 +48,7 @@ def _models():
 
 
 MODELS = _models()
-#: int8: calibration turns a rank-0 sample into shape [1] (a calibration bug, reported separately)
-INT8 = sorted(set(MODELS) - {"scalar"})
+INT8 = sorted(MODELS)
 
 
 def _module(name: str):
@@ -93,3 +94,26 @@ def test_cmsis_nn_int8_builds_warning_free(name, tmp_path):
         pytest.skip("EDGECC_CMSIS_NN is not set (a CMSIS-NN checkout)")
     r = verify(_quantized(name), target="cortex-m55", kernels="cmsis-nn", inputs=1, workdir=tmp_path)
     assert r.passed, r.outputs
+
+
+@pytest.mark.parametrize("name", ["scalar", "no-runtime-inputs",
+                                  *[pytest.param(n, marks=pytest.mark.slow) for n in ("rank-8", "constant-output")]])
+def test_edgecc_run_matches_the_reference(name, tmp_path):
+    """The host path too: a rank-0 input kept its shape, a model without inputs needs no --input."""
+    from edgecc.interp.reference import run as reference
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(MODELS[name].SerializeToString())
+    module = _module(name)
+    feeds = [np.full(a.type.shape, 1.25, np.float32) for a in module.func.arguments]
+    args = []
+    for i, x in enumerate(feeds):
+        np.save(tmp_path / f"x{i}.npy", x)
+        args += ["-i", str(tmp_path / f"x{i}.npy")]
+    o = run_cli(["run", str(path), *args, "-o", str(tmp_path / "y.npz")], time_limit=120)
+    assert o.code == 0, o.stderr
+    got = np.load(tmp_path / "y.npz")
+    want = reference(module, feeds)
+    for v, w in zip(module.func.outputs, want):
+        np.testing.assert_allclose(got[v.name_hint], w, rtol=1e-6)
+        assert got[v.name_hint].shape == w.shape
