@@ -176,6 +176,9 @@ def bench_command(model: Path, target: str, runs: int, warmup: int, inputs: tupl
     import numpy as np
 
     if target != "host":
+        from edgecc.targets import core
+
+        core(target)  # an unknown (or empty) -t is named as such, before the emulator is looked up
         _bench_emulated(model, target, inputs, memory, kernels, quantize, calib, io, input_shape, seed,
                         as_json)
         return

@@ -653,6 +653,8 @@ def cli_cases() -> list[Case]:
         Case("target-long", ok, tools=("compile",), compile_args=("-t", "x" * 5000)),
         Case("target-empty", ok, tools=("compile",), compile_args=("-t", "")),
         Case("target-blank", ok, tools=("compile",), compile_args=("-t", " ")),
+        Case("bench-target-empty", ok, tools=("compile",), argv=("bench", "{model}", "-t", "")),
+        Case("verify-target-empty", ok, tools=("compile",), argv=("verify", "{model}", "-t", "")),
         Case("run-output-missing-folder", ok, tools=("run",), argv=("run", "{model}", "--input", "{tmp}/x.npy",
                                                                     "--output", "{tmp}/missing/y.npy")),
         Case("run-output-under-file", out_setup(lambda t: (t / "f").write_text("x")), tools=("run",),
