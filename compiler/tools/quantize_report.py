@@ -71,7 +71,7 @@ def quantize_report_command(model, calib, evaluation, scheme, method, per_tensor
             raise EdgeccError("--sensitivity needs a float model")
         from edgecc.quant.sensitivity import layer_sensitivity
 
-        with status(f"ranking the layers of {model.name} by sensitivity (one quantized run per layer)", quiet):
+        with status(f"ranking the layers of {model.name} by sensitivity (a quantized run per layer)", quiet):
             ranking = layer_sensitivity(module, calib, scheme, config=QuantizeConfig(
                 scheme=scheme, calibration=method, per_channel=not per_tensor, progress=False))
     if as_json:

@@ -25,7 +25,8 @@ C = np.ones((2, 3), np.float32) * np.arange(6, dtype=np.float32).reshape(2, 3) -
 
 def _models():
     return {
-        "no-runtime-inputs": graph_model([node("Relu", ["c"], ["y"], "relu")], [], [vi("y", None)], [init("c", C)]),
+        "no-runtime-inputs": graph_model([node("Relu", ["c"], ["y"], "relu")], [], [vi("y", None)],
+                                         [init("c", C)]),
         "constant-output": graph_model(
             [node("Relu", ["x"], ["y"], "relu"), node("Identity", ["c"], ["z"], "id")],
             [vi("x", [2, 3])], [vi("y", None), vi("z", None)], [init("c", C)]),
@@ -35,13 +36,14 @@ def _models():
                                        [vi("x", [2, 3]), vi("y", None)]),
         "output-twice": graph_model([node("Relu", ["x"], ["y"], "relu")], [vi("x", [2, 3])],
                                     [vi("y", None), vi("y", None)]),
-        "rank-6-broadcast": graph_model([node("Add", ["x", "b"], ["y"], "add")], [vi("x", [1, 2, 1, 3, 2, 2])],
-                                        [vi("y", None)], [init("b", np.linspace(-1, 1, 12, dtype=np.float32)
-                                                               .reshape(1, 1, 1, 3, 2, 2))]),
+        "rank-6-broadcast": graph_model(
+            [node("Add", ["x", "b"], ["y"], "add")], [vi("x", [1, 2, 1, 3, 2, 2])], [vi("y", None)],
+            [init("b", np.linspace(-1, 1, 12, dtype=np.float32).reshape(1, 1, 1, 3, 2, 2))]),
         "rank-8": graph_model([node("Relu", ["x"], ["y"], "relu")], [vi("x", [1, 2, 1, 2, 1, 2, 1, 3])],
                               [vi("y", None)]),
-        "rank-7-broadcast": graph_model([node("Mul", ["x", "b"], ["y"], "mul")], [vi("x", [2, 1, 2, 1, 2, 1, 3])],
-                                        [vi("y", None)], [init("b", np.full((1, 1, 1, 1, 1, 1, 3), 0.5, np.float32))]),
+        "rank-7-broadcast": graph_model(
+            [node("Mul", ["x", "b"], ["y"], "mul")], [vi("x", [2, 1, 2, 1, 2, 1, 3])], [vi("y", None)],
+            [init("b", np.full((1, 1, 1, 1, 1, 1, 3), 0.5, np.float32))]),
         "scalar": graph_model([node("Add", ["x", "b"], ["y"], "add")], [vi("x", [])], [vi("y", None)],
                               [init("b", np.array(1.5, np.float32))]),
     }
@@ -96,8 +98,10 @@ def test_cmsis_nn_int8_builds_warning_free(name, tmp_path):
     assert r.passed, r.outputs
 
 
-@pytest.mark.parametrize("name", ["scalar", "no-runtime-inputs",
-                                  *[pytest.param(n, marks=pytest.mark.slow) for n in ("rank-8", "constant-output")]])
+SLOW_RUN = [pytest.param(n, marks=pytest.mark.slow) for n in ("rank-8", "constant-output")]
+
+
+@pytest.mark.parametrize("name", ["scalar", "no-runtime-inputs", *SLOW_RUN])
 def test_edgecc_run_matches_the_reference(name, tmp_path):
     """The host path too: a rank-0 input kept its shape, a model without inputs needs no --input."""
     from edgecc.interp.reference import run as reference
