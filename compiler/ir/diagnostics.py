@@ -79,6 +79,9 @@ class EdgeccError(Exception):
             return one_line(f"{self.loc.describe()}: error: {self.message}")
         return one_line(f"error: {self.message}")
 
+    def __str__(self) -> str:
+        return self.format()
+
 
 def one_line(text: str) -> str:
     """TEXT with control characters escaped: a hostile name (a newline in a file or node name)
@@ -86,9 +89,6 @@ def one_line(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-    def __str__(self) -> str:
-        return self.format()
 
 
 class VerifyError(EdgeccError):
