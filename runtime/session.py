@@ -310,7 +310,7 @@ class Session:
         if tuple(a.shape[1:]) != tuple(arg.shape[1:]):
             raise EdgeccError(f"input '{arg.name}' has shape {list(a.shape)}, expected {arg.shape}")
         if a.dtype == want:
-            return np.ascontiguousarray(a)
+            return np.asarray(a, order="C")  # (ascontiguousarray turns a 0-d array into shape [1])
         if arg.scales and a.dtype.kind == "f":
             if not self.auto_quantize:
                 raise EdgeccError(f"input '{arg.name}' is quantized ({arg.element}): feed {want} data, or "

@@ -118,8 +118,12 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     if arena not in ("static", "external"):
         raise EdgeccError(f"arena must be 'static' or 'external', got '{arena}'")
     core = get_core(target) if isinstance(target, str) else target
+    from edgecc.backends.c.ranges import check_c_ranges
+
+    check_c_ranges(module)  # before lowering precomputes anything from an unwritable value
     lowered, plan, choice = lower_and_plan(module, core, kernels, memory, ram_budget)
     plan.check()
+    check_c_ranges(module, lowered, plan, core)
     P, PU = prefix, prefix.upper()
     e = Emitter(lowered, plan, P, core.alignment)
     body = e.body()
@@ -158,8 +162,9 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     def info(v: Value, name: str) -> str:
         t = v.type
         q = t.element if isinstance(t.element, QuantizedType) else None
-        shape = ", ".join(str(d) for d in t.shape) or "0"
-        return (f"    {{\"{name}\", {DTYPE_ENUMS[storage_kind(v)]}, {t.rank}, {{{shape}}}, {t.num_elements}u, "
+        shape = ", ".join(str(d) for d in t.shape) or "0"  # a static compound literal: any rank
+        return (f"    {{\"{name}\", {DTYPE_ENUMS[storage_kind(v)]}, {t.rank}, (const int32_t[]){{{shape}}}, "
+                f"{t.num_elements}u, "
                 f"{t.nbytes}u, {1 if q else 0}, {c_float(q.scale) if q and not q.per_axis else '0.0f'}, "
                 f"{q.zero_point if q and not q.per_axis else 0}}}")
 
@@ -239,6 +244,8 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     src = T.SOURCE.substitute(
         common, summary=summary, includes="\n".join(includes), weight_decls=weight_decls + "\n",
         param_decls="\n".join(e.decls) + ("\n" if e.decls else "/* none */\n"), arena_decl=arena_decl,
+        arena_size_check=(f"    if (size < {PU}_ARENA_SIZE) {{\n        return EDGECC_ERR_ARENA_SIZE;\n    }}"
+                          if plan.arena_size else "    (void)size; /* no arena memory needed */"),
         input_info=",\n".join(info(v, n) for v, n in zip(ins, in_names)) or "    {0}",
         output_info=",\n".join(info(v, n) for v, n in zip(outs, out_names)) or "    {0}",
         input_cases=input_cases, output_cases=output_cases, accessor_defs="\n".join(accessor_defs) + "\n",

@@ -95,9 +95,7 @@ int ${P}_set_arena(void *arena, size_t size)
     if (arena == NULL) {
         return EDGECC_ERR_NO_ARENA;
     }
-    if (size < ${PU}_ARENA_SIZE) {
-        return EDGECC_ERR_ARENA_SIZE;
-    }
+$arena_size_check
     if (((uintptr_t)arena % ${PU}_ARENA_ALIGN) != 0u) {
         return EDGECC_ERR_ARENA_ALIGN;
     }

@@ -129,7 +129,10 @@ def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = Tru
     """
     from edgecc.backends.numba import fusion, ops
 
+    from edgecc.ir.ranges import NUMBA_BOUNDS, check_module
+
     t0 = time.perf_counter()
+    check_module(module, NUMBA_BOUNDS)  # the kernels' int64 indices
     func = module.func
     if func.return_op is None:
         raise EdgeccError(f"function @{func.name} has no func.return")

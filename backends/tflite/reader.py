@@ -84,6 +84,8 @@ def _check(model, data: bytes, label: str) -> None:
     ins = [int(i) for i in (sg.inputs if sg.inputs is not None else [])]
     if len(set(ins)) != len(ins):
         raise TFLiteReadError(f"{label}: subgraph inputs {ins} name a tensor more than once")
+    if not (sg.outputs is not None and len(sg.outputs)):
+        raise TFLiteReadError(f"{label}: the subgraph has no outputs (nothing to compute; truncated?)")
     for which, idxs in (("input", sg.inputs), ("output", sg.outputs)):
         for i in idxs if idxs is not None else []:
             if not 0 <= int(i) < ntens:

@@ -341,9 +341,19 @@ def to_bytes(module: Module, *, variant: str = "auto") -> bytes:
     if variant not in VARIANTS:
         raise EdgeccError(f"unknown tflite variant '{variant}' (expected one of {', '.join(VARIANTS)})")
     module.verify()
+    _check_ranges(module)
     from edgecc.backends.tflite.limits import legalize
 
     return Writer(legalize(module), variant).build()
+
+
+def _check_ranges(module: Module) -> None:
+    """Shapes and option fields are flatbuffer ``int``; the whole file must stay under 2 GiB."""
+    from edgecc.ir.ranges import TFLITE_BOUNDS, check_module, check_sizes, source_of
+
+    check_module(module, TFLITE_BOUNDS)
+    data = sum(r.type.nbytes for op in module.func.ops if op.has_trait("ConstantLike") for r in op.results)
+    check_sizes(source_of(module), TFLITE_BOUNDS, {"the constant data (buffers)": (data, "")})
 
 
 def emit(module: Module, path, *, variant: str = "auto") -> bytes:

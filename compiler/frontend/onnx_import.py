@@ -307,6 +307,11 @@ class _Importer:
         """Check producers and acyclicity; return node indices in topological order."""
         g = self.graph
         nodes = list(g.node)
+        seen: set[str] = set()
+        for i in g.input:  # (ONNX requires unique names; a repeated one would silently alias)
+            if i.name in seen:
+                raise _fail(self.file, f"graph input '{i.name}' is declared more than once")
+            seen.add(i.name)
         available = set(self.init_names) | {i.name for i in self.inputs}
         producer: dict[str, int] = {}
         for i, n in enumerate(nodes):

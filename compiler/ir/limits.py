@@ -16,7 +16,7 @@ import os
 import stat
 from pathlib import Path
 
-from edgecc.ir.diagnostics import EdgeccError
+from edgecc.ir.diagnostics import EdgeccError, Location
 
 
 def _env_int(name: str, default: int) -> int:
@@ -36,7 +36,11 @@ MAX_NESTING = 200
 
 
 class LimitError(EdgeccError, ValueError):
-    """A declared size beyond a limit or an impossible shape (also a ValueError for old callers)."""
+    """A declared size beyond a limit or an impossible shape (also a ValueError for old callers,
+    whose ``str(e)`` is the bare message they embed in their own located error)."""
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def check_shape(shape: tuple[int, ...], bits: int) -> None:
@@ -118,8 +122,8 @@ def read_text(path: Path | str, what: str = "file") -> str:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise EdgeccError(f"{Path(path).name}:{line}:{col}: error: not UTF-8 text (byte "
-                          f"0x{data[e.start]:02x})") from None
+        raise EdgeccError(f"not UTF-8 text (byte 0x{data[e.start]:02x})",
+                          Location(file=Path(path).name, line=line, col=col)) from None
 
 
 def _read_npy(fh, label: str):

@@ -194,7 +194,7 @@ def _check(sample: Sample, args, names: list[str], index: int) -> Sample:
             bad = "NaN" if np.isnan(arr).any() else "inf"
             count = int(arr.size - finite.sum())
             raise _fail(n, f"sample {index} contains {bad} ({count} non-finite values)")
-        out[n] = np.ascontiguousarray(arr.astype(t.element.numpy, copy=False))
+        out[n] = np.asarray(arr, dtype=t.element.numpy, order="C")  # (ascontiguousarray makes 0-d 1-d)
     return out
 
 

@@ -106,7 +106,7 @@ def resolve(target: str | None = None, board_name: str | None = None) -> tuple[C
     A ``-t`` that differs from the board's core is an error.
     """
     b = board(board_name) if board_name else None
-    if target is None or target == "":
+    if target is None:
         return (b.core if b else core("generic")), b
     c = core(target)
     if b is not None and c.name != b.core.name and c.name not in ("generic",):

@@ -272,6 +272,8 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     module = load_model(model, shapes, optimize=False, state=parse_state_pairs(state_pairs))
     scheme = resolve_quantize(quantize, module, calib, list(emits))
     pm = build_pipeline(passes, scheme, calib, io, verbose)
+    if quiet:
+        pm.options["progress"] = False  # no calibration progress bar either
     if verbose:
         click.echo(f"pipeline: {pm.pipeline_text()}", err=True)
     pm.run(module)

@@ -40,8 +40,9 @@ from edgecc.ir.diagnostics import EdgeccError
 @click.option("--sensitivity", is_flag=True, help="Also rank layers by output SQNR when quantized alone.")
 @click.option("--input-shape", multiple=True, metavar="NAME=DIMS", help="Fix a dynamic input shape.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No status line while measuring.")
 def quantize_report_command(model, calib, evaluation, scheme, method, per_tensor, bias_correction, equalize,
-                            samples, layers, worst, sensitivity, input_shape, as_json):
+                            samples, layers, worst, sensitivity, input_shape, as_json, quiet=False):
     """Compare MODEL quantized against float: per-layer SQNR, agreement, per-class accuracy."""
     from edgecc.quant.ptq import QuantizeConfig, has_qdq
     from edgecc.quant.report import quantization_report
@@ -56,18 +57,23 @@ def quantize_report_command(model, calib, evaluation, scheme, method, per_tensor
         raise EdgeccError("give calibration data (--calib) and/or evaluation data (--eval)")
     if calib is None and not has_qdq(module):
         raise EdgeccError(f"{model.name} is a float model: --calib is needed to quantize it")
+    from edgecc.tools.status import status
+
+    # (progress=False: one live display at a time, the status line stands for calibration too)
     config = QuantizeConfig(scheme=scheme, calibration=method, per_channel=not per_tensor,
-                            bias_correction=bias_correction, equalize=equalize)
-    report = quantization_report(module, calibration=calib, evaluation=evaluation, config=config,
-                                 model_name=model.name, max_samples=samples, worst=worst)
+                            bias_correction=bias_correction, equalize=equalize, progress=False)
+    with status(f"quantizing {model.name} ({scheme}) and comparing every layer with float", quiet):
+        report = quantization_report(module, calibration=calib, evaluation=evaluation, config=config,
+                                     model_name=model.name, max_samples=samples, worst=worst)
     ranking = None
     if sensitivity:
         if has_qdq(module):
             raise EdgeccError("--sensitivity needs a float model")
         from edgecc.quant.sensitivity import layer_sensitivity
 
-        ranking = layer_sensitivity(module, calib, scheme, config=QuantizeConfig(
-            scheme=scheme, calibration=method, per_channel=not per_tensor))
+        with status(f"ranking the layers of {model.name} by sensitivity (a quantized run per layer)", quiet):
+            ranking = layer_sensitivity(module, calib, scheme, config=QuantizeConfig(
+                scheme=scheme, calibration=method, per_channel=not per_tensor, progress=False))
     if as_json:
         d = report.to_dict()
         if ranking is not None:

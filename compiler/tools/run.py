@@ -74,21 +74,27 @@ def _session(model: Path, dequantize: bool = False):
 
 @click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--input", "-i", "inputs", multiple=True, required=True,
+@click.option("--input", "-i", "inputs", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="input data: one .npy per model input (in order), or one .npz keyed by input name")
+              help="input data: one .npy per model input (in order), or one .npz keyed by input name "
+                   "(none for a model without inputs)")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="save the outputs: .npy (one output) or .npz (keyed by output name)")
 @click.option("--dequantize", is_flag=True, help="return quantized outputs as float32")
-def run_command(model: Path, inputs: tuple[Path, ...], output: Path | None, dequantize: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No status line while compiling (outputs still print).")
+def run_command(model: Path, inputs: tuple[Path, ...], output: Path | None, dequantize: bool,
+                quiet: bool = False) -> None:
     """Run MODEL (.onnx, .tflite or .mlir) on the host with the Numba backend."""
     import numpy as np
 
+    from edgecc.tools.status import status
+
     if output is not None:
         _check_output(output)
-    sess = _session(model, dequantize)
-    feeds = _read_feeds(sess, inputs)
-    outs = sess.run(None, feeds)
+    with status(f"compiling {model.name} for the host (Numba compiles its kernels on the first run)", quiet):
+        sess = _session(model, dequantize)
+        feeds = _read_feeds(sess, inputs)
+        outs = sess.run(None, feeds)
     names = [o.name for o in sess.get_outputs()]
     if output is None:
         for name, y in zip(names, outs):
@@ -170,6 +176,9 @@ def bench_command(model: Path, target: str, runs: int, warmup: int, inputs: tupl
     import numpy as np
 
     if target != "host":
+        from edgecc.targets import core
+
+        core(target)  # an unknown (or empty) -t is named as such, before the emulator is looked up
         _bench_emulated(model, target, inputs, memory, kernels, quantize, calib, io, input_shape, seed,
                         as_json)
         return

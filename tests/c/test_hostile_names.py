@@ -22,7 +22,8 @@ from edgecc.backends.c.escape import (c_comment, c_identifier, c_string, cmake_c
 from edgecc.ir.diagnostics import EdgeccError
 
 NASTY = ['a\nb', 'say "hi"', "$(shell touch PWNED)", "*/ int evil; /*", "back\\slash\\", "??=",
-         "modèle 模型 \U0001F600", "x" * 5000, "\r\n\t\0", "${CMAKE_COMMAND} @P@ ;", "#include <x>"]
+         "modèle 模型 \U0001F600", "x" * 5000, "\r\n\t\0", "${CMAKE_COMMAND} @P@ ;", "#include <x>",
+         "??/\nline", "a\u2028b\u0085c", "\x1b[31m", "*\\/ /\\*", "`touch PWNED` $$(x) %s"]
 gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed")
 
 
@@ -96,7 +97,8 @@ def generated(tmp_path_factory):
     onnx_path.write_bytes(hostile_model().SerializeToString())
     compile_model(onnx_path, root / "from-onnx")
     module = import_onnx(hostile_model())
-    module.attrs["edgecc.source"] = "src */ evil(); /*\n$(shell touch PWNED)\n" + "s" * 5000
+    module.attrs["edgecc.source"] = ("src */ evil(); /*\n$(shell touch PWNED)\n\"q\" 'a' \\ ??/\n${X} "
+                                     "`touch PWNED3` é 模型\u2028" + "s" * 5000)
     mlir = root / "model.mlir"
     mlir.write_text(print_module(module), encoding="utf-8")
     compile_model(mlir, root / "from-mlir")

@@ -247,6 +247,12 @@ def shape_cases() -> list[Case]:
         Case("split-too-many", save_model(lambda: graph_model(
             [node("Split", ["x", "sp"], ["a", "b"], "split", axis=1)], [vi("x", [1, 4])],
             [vi("a", None), vi("b", None)], [init("sp", np.array([3, 3], np.int64))])), names=("split",)),
+        Case("inputs-duplicate", save_model(lambda: graph_model(
+            [node("Add", ["x", "x"], ["y"], "add")], [vi("x", [1, 4]), vi("x", [1, 4])], [vi("y", None)])),
+            names=("'x'",)),
+        Case("inputs-duplicate-shapes", save_model(lambda: graph_model(
+            [node("Add", ["x", "x"], ["y"], "add")], [vi("x", [1, 4]), vi("x", [2, 4])], [vi("y", None)])),
+            names=("'x'",)),
         Case("init-shape-lies", save_model(lambda: _lying_initializer())),
         Case("init-dims-huge", save_model(lambda: _huge_initializer())),
         Case("depth-to-space-0", save_model(lambda: graph_model(
@@ -431,6 +437,9 @@ def tflite_cases() -> list[Case]:
     def graph_output_out_of_range(m, s):
         m.subgraphs[0].outputs = [999]
 
+    def no_outputs(m, s):
+        m.subgraphs[0].outputs = []
+
     def cycle(m, s, sg, op):
         op.inputs = [op.outputs[0]] + list(op.inputs[1:])
 
@@ -464,7 +473,7 @@ def tflite_cases() -> list[Case]:
         "input-index-999": _set(input_index(999)), "input-index-negative": _set(input_index(-5)),
         "opcode-999": _set(opcode(999)), "buffer-999": _set(buffer(999)), "weights-short": _set(short_weights),
         "no-subgraphs": no_subgraphs, "graph-inputs-repeated": two_subgraph_inputs,
-        "graph-output-999": graph_output_out_of_range, "op-cycle": _set(cycle),
+        "graph-output-999": graph_output_out_of_range, "no-outputs": no_outputs, "op-cycle": _set(cycle),
         "padding-7": _set(padding(7)), "activation-99": _set(activation(99)),
         "wrong-options-type": _set(wrong_options_type), "tensor-type-99": _set(tensor_type(99)),
         "tensor-type-string": _set(tensor_type(5)),
@@ -521,6 +530,8 @@ def ir_cases() -> list[Case]:
         Case("ir-dense-short", ir_text(t.replace("%y = nn.relu(%x)", "%c = builtin.constant() {value = dense<[1.0, 2.0]> : tensor<3xf32>} : () -> tensor<3xf32>\n    %y = nn.relu(%x)"))),
         Case("ir-blob-lies", ir_text(t.replace("%y = nn.relu(%x)", "%c = builtin.constant() {value = dense_resource<b> : tensor<1000000000xf32>} : () -> tensor<1000000000xf32>\n    %y = nn.relu(%x)") + '{-#\n  dialect_resources: {\n    builtin: {\n      b: "0x0400000000"\n    }\n  }\n#-}\n')),
         Case("ir-no-func", ir_text("module {\n}\n")),
+        Case("ir-zero-point-1000", ir_text(t.replace("xf32>", "x!quant.uniform<i8:f32, 0.5:1000>>"))),
+        Case("ir-zero-point-u8-neg", ir_text(t.replace("xf32>", "x!quant.uniform<u8:f32, 0.5:-1>>"))),
     ]
     return cases
 
@@ -640,6 +651,10 @@ def cli_cases() -> list[Case]:
         Case("emit-empty", ok, tools=("compile",), compile_args=("--emit", ",")),
         Case("board-empty", ok, tools=("compile",), compile_args=("--board", "")),
         Case("target-long", ok, tools=("compile",), compile_args=("-t", "x" * 5000)),
+        Case("target-empty", ok, tools=("compile",), compile_args=("-t", "")),
+        Case("target-blank", ok, tools=("compile",), compile_args=("-t", " ")),
+        Case("bench-target-empty", ok, tools=("compile",), argv=("bench", "{model}", "-t", "")),
+        Case("verify-target-empty", ok, tools=("compile",), argv=("verify", "{model}", "-t", "")),
         Case("run-output-missing-folder", ok, tools=("run",), argv=("run", "{model}", "--input", "{tmp}/x.npy",
                                                                     "--output", "{tmp}/missing/y.npy")),
         Case("run-output-under-file", out_setup(lambda t: (t / "f").write_text("x")), tools=("run",),

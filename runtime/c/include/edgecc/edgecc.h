@@ -44,7 +44,7 @@ typedef struct {
     const char *name;
     edgecc_dtype_t dtype;
     int32_t rank;
-    int32_t shape[EDGECC_MAX_RANK];
+    const int32_t *shape; /* rank dims (any rank: I/O tensors are not collapsed like kernel shapes) */
     size_t elements;
     size_t bytes;
     int32_t quantized;
