@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-
 from edgecc.ir.core import Module, Operation, Value
 from edgecc.ir.diagnostics import EdgeccError
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from edgecc.compress.activations import collect_inputs, input_covariances, patches
 from edgecc.dialects.nn import Conv2DOp, FullyConnectedOp, ReshapeOp
 from edgecc.interp.reference import evaluate_op
