@@ -26,13 +26,29 @@ from edgecc.ir.diagnostics import EdgeccError
 MAX_ROWS_PER_SAMPLE = 4096
 
 
+class _Seen(Exception):
+    """Every wanted value of a sample was observed: the rest of the graph need not run."""
+
+
 def _run(module: Module, samples: Sequence, values: set[Value], sink) -> None:
     from edgecc.quant.graph import run_observed
 
     if not samples:
         raise EdgeccError("no calibration samples given")
+    left: set[Value] = set()
+
+    def observe(v: Value, a: np.ndarray) -> None:
+        sink(v, a)
+        left.discard(v)
+        if not left:
+            raise _Seen
+
     for s in samples:
-        run_observed(module, s, sink, lambda v: v in values)
+        left.update(values)
+        try:
+            run_observed(module, s, observe, lambda v: v in values)
+        except _Seen:
+            pass
 
 
 def collect_inputs(module: Module, samples: Sequence, ops: Iterable[Operation],
