@@ -172,14 +172,14 @@ def _set_weights(module: Module, op: Operation, w: np.ndarray, b: np.ndarray) ->
 
 @dataclass
 class Prune(Pass):
-    """Remove the least important output channels of conv/fc layers; refit the next layers by least squares."""
+    """Remove the least important output channels of conv/fc layers; refit the next ones by least squares."""
 
     name: ClassVar[str] = "prune"
-    ratio: float = field(default=0.5, metadata={"doc": "fraction of the output channels removed in every group"})
+    ratio: float = field(default=0.5, metadata={"doc": "fraction of output channels removed in every group"})
     ratios: tuple[str, ...] = field(default=(), metadata={
         "doc": "per-layer ratios LAYER:RATIO (a coupled group takes the smallest)"})
     keep: tuple[str, ...] = field(default=(), metadata={"doc": "layers whose channels are never removed"})
-    multiple: int = field(default=1, metadata={"doc": "kept channels per group rounded up to a multiple of this"})
+    multiple: int = field(default=1, metadata={"doc": "kept channels per group rounded up to a multiple"})
     score: Literal["activation", "l1", "l2"] = field(default="activation", metadata={
         "doc": "channel importance: weight x input activation norm at the consumers, or weight L1/L2"})
     reconstruct: bool = field(default=True, metadata={
@@ -220,4 +220,5 @@ def load_samples(source, module: Module, limit: int) -> list | None:
     return load_calibration(source, module, limit or None)
 
 
-__all__ = ["Prune", "PruneResult", "choose_removed", "layer_name", "layer_names", "parse_ratios", "prune_module"]
+__all__ = ["Prune", "PruneResult", "choose_removed", "layer_name", "layer_names", "parse_ratios",
+           "prune_module"]

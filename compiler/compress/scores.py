@@ -33,7 +33,7 @@ def magnitude_scores(g: ChannelGraph, norm: str = "l1") -> dict[int, float]:
 
 
 def activation_scores(g: ChannelGraph, inputs: dict[Operation, np.ndarray]) -> dict[int, float]:
-    """Class -> sqrt of the output energy it feeds into its consumers (``inputs``: stacked consumer inputs)."""
+    """Class -> sqrt of the output energy it feeds its consumers (``inputs``: stacked consumer inputs)."""
     energy = {c: 0.0 for c in g.classes()}
     for op, vec in g.consumed.items():
         x = np.asarray(inputs[op], np.float64)

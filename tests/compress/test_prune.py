@@ -153,7 +153,8 @@ def test_pass_options_and_statistics(tmp_path):
     module = coupled_model()
     rng = np.random.default_rng(3)
     np.savez(tmp_path / "calib.npz", x=rng.standard_normal((16, 1, 6, 6, 3)).astype(np.float32))
-    pm = PassManager.parse(f"prune{{ratio=0.5 ratios=[side:0.0] keep=[f] multiple=2 calib={tmp_path}/calib.npz}}")
+    calib = tmp_path / "calib.npz"
+    pm = PassManager.parse(f"prune{{ratio=0.5 ratios=[side:0.0] keep=[f] multiple=2 calib={calib}}}")
     pm.run(module)
     shapes = {op.results[0].name_hint: op.results[0].type.shape[-1] for op in module.ops
               if op.name == "nn.conv2d"}
