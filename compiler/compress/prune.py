@@ -1,6 +1,6 @@
 """prune: structured pruning of whole output channels, with least-squares reconstruction.
 
-``prune{ratio=0.5 score=activation multiple=4 calib=calib.npz}`` removes, in
+``prune{ratio=0.5 multiple=4 calib=calib.npz}`` removes, in
 every channel group (``channels``: a layer, or the layers coupled by
 residual adds / concats / squeeze-excite multiplies), the lowest-scoring
 fraction ``ratio`` of output channels (``scores``), together with the
@@ -95,7 +95,7 @@ def choose_removed(g, scores: dict[int, float], ratio: float, ratios: dict[str, 
 
 def prune_module(module: Module, samples: list | None, *, ratio: float = 0.5,
                  ratios: dict[str, float] | None = None, keep: tuple[str, ...] = (), multiple: int = 1,
-                 score: str = "activation", reconstruct: bool = True, ridge: float = 1e-3) -> PruneResult:
+                 score: str = "l2", reconstruct: bool = True, ridge: float = 1e-3) -> PruneResult:
     """Prune ``module`` in place (see the module docstring); ``samples``: calibration feeds."""
     from edgecc.compress.activations import collect_inputs, patches
     from edgecc.compress.channels import analyze, remove
@@ -180,8 +180,8 @@ class Prune(Pass):
         "doc": "per-layer ratios LAYER:RATIO (a coupled group takes the smallest)"})
     keep: tuple[str, ...] = field(default=(), metadata={"doc": "layers whose channels are never removed"})
     multiple: int = field(default=1, metadata={"doc": "kept channels per group rounded up to a multiple"})
-    score: Literal["activation", "l1", "l2"] = field(default="activation", metadata={
-        "doc": "channel importance: weight x input activation norm at the consumers, or weight L1/L2"})
+    score: Literal["l2", "l1", "activation"] = field(default="l2", metadata={
+        "doc": "channel importance: weight L2/L1 norm, or weight x input activation norm at the consumers"})
     reconstruct: bool = field(default=True, metadata={
         "doc": "refit the consumers' weights and biases by least squares on calibration data"})
     ridge: float = field(default=1e-3, metadata={"doc": "refit regularisation towards the sliced weights"})
