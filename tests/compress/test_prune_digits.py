@@ -24,7 +24,8 @@ from edgecc.quant.graph import clone_module
 from edgecc.quant.report import quantization_report, quantized_feeds
 
 pytest.importorskip("sklearn")
-_spec = importlib.util.spec_from_file_location("edgecc_tests_digits_cnn", Path(__file__).with_name("digits_cnn.py"))
+_spec = importlib.util.spec_from_file_location("edgecc_tests_digits_cnn",
+                                               Path(__file__).with_name("digits_cnn.py"))
 D = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(D)
 
@@ -60,7 +61,8 @@ def test_half_the_bytes_and_macs_at_most_one_point_lost(digits):
     acc1 = quantization_report(pruned, calibration={"x": calib["x"][:100]}, evaluation=evaluation).accuracy
     assert acc0.quant_accuracy > 0.95
     assert acc1.quant_accuracy >= acc0.quant_accuracy - 0.01, (acc0.quant_accuracy, acc1.quant_accuracy)
-    shapes = [op.results[0].type.shape[-1] for op in pruned.ops if op.name in ("nn.conv2d", "nn.fully_connected")]
+    shapes = [op.results[0].type.shape[-1] for op in pruned.ops
+              if op.name in ("nn.conv2d", "nn.fully_connected")]
     assert shapes == [8, 16, 32, 10]  # half of 16, 32, 64; the logits stay
     assert stats["prune.layers-refitted"] == 3 and stats["prune.channels-removed"] == 8 + 16 + 32
 
