@@ -11,7 +11,8 @@ at a layer's input on the calibration samples. Two functions, one runner:
   Cin)`` order, the last axis of fully_connected / matmul inputs. A weight
   flattened to ``[N, D]`` then sees exactly these ``D`` features.
 
-``patches(op, x)`` is the im2col used for both (and for refits).
+``input_moments`` also returns the mean (for centred covariances).
+``patches(op, x)`` is the im2col used for all of them (and for refits).
 """
 
 from __future__ import annotations
@@ -94,20 +95,27 @@ def patches(op: Operation, x: np.ndarray, max_rows: int | None = None) -> np.nda
 def input_covariances(module: Module, samples: Sequence,
                       ops: Iterable[Operation]) -> dict[Operation, np.ndarray]:
     """``{op: X^T X / rows}`` over the calibration samples, ``X`` = ``patches(op, input)`` (float64)."""
+    return {op: second for op, (_, second) in input_moments(module, samples, ops).items()}
+
+
+def input_moments(module: Module, samples: Sequence,
+                  ops: Iterable[Operation]) -> dict[Operation, tuple[np.ndarray, np.ndarray]]:
+    """``{op: (mean [D], X^T X / rows [D, D])}`` of ``patches(op, input)`` (float64)."""
     ops = list(ops)
     by_value: dict[Value, list[Operation]] = {}
     for op in ops:
         by_value.setdefault(op.operands[0], []).append(op)
-    acc: dict[Operation, list] = {op: [0.0, 0] for op in ops}
+    acc: dict[Operation, list] = {op: [0.0, 0.0, 0] for op in ops}
 
     def sink(v: Value, a: np.ndarray) -> None:
         for op in by_value[v]:
             rows = patches(op, a[None], MAX_ROWS_PER_SAMPLE)
-            acc[op][0] = acc[op][0] + rows.T @ rows
-            acc[op][1] += rows.shape[0]
+            acc[op][0] = acc[op][0] + rows.sum(axis=0)
+            acc[op][1] = acc[op][1] + rows.T @ rows
+            acc[op][2] += rows.shape[0]
 
     _run(module, samples, set(by_value), sink)
-    return {op: g / n for op, (g, n) in acc.items()}
+    return {op: (s / n, g / n) for op, (s, g, n) in acc.items()}
 
 
-__all__ = ["MAX_ROWS_PER_SAMPLE", "collect_inputs", "input_covariances", "patches"]
+__all__ = ["MAX_ROWS_PER_SAMPLE", "collect_inputs", "input_covariances", "input_moments", "patches"]
