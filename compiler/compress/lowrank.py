@@ -190,7 +190,8 @@ def apply_factor(module: Module, f: Factor, mode: str) -> None:
             h = add(Conv2DOp.build(x, const(w1, w1_name), None, loc=op.loc, result_names=[mid_name],
                                    strides=(sh, 1), pads=(top, 0, bottom, 0), dilations=(dh, 1)))
             y = add(Conv2DOp.build(h, const(w2, w2_name), bias, loc=op.loc, result_names=[hint],
-                                   strides=(1, sw), pads=(0, left, 0, right), dilations=(1, dw), activation=act))
+                                   strides=(1, sw), pads=(0, left, 0, right), dilations=(1, dw),
+                                   activation=act))
         else:
             w1 = f.b.reshape(r, kh, kw, cin)
             h = add(Conv2DOp.build(x, const(w1, w1_name), None, loc=op.loc, result_names=[mid_name],
