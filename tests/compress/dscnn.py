@@ -165,10 +165,11 @@ def export_onnx(params) -> onnx.ModelProto:
     prev = "a0"
     for i in (1, 2):
         nodes += [
-            helper.make_node("Conv", [prev, f"d{i}", f"db{i}"], [f"cd{i}"], name=f"dw{i}", kernel_shape=[3, 3],
-                             pads=[1, 1, 1, 1], group=C),
+            helper.make_node("Conv", [prev, f"d{i}", f"db{i}"], [f"cd{i}"], name=f"dw{i}",
+                             kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=C),
             helper.make_node("Relu", [f"cd{i}"], [f"ad{i}"], name=f"dw{i}_relu"),
-            helper.make_node("Conv", [f"ad{i}", f"p{i}", f"pb{i}"], [f"cp{i}"], name=f"pw{i}", kernel_shape=[1, 1]),
+            helper.make_node("Conv", [f"ad{i}", f"p{i}", f"pb{i}"], [f"cp{i}"], name=f"pw{i}",
+                             kernel_shape=[1, 1]),
             helper.make_node("Relu", [f"cp{i}"], [f"ap{i}"], name=f"pw{i}_relu")]
         prev = f"ap{i}"
     nodes += [helper.make_node("GlobalAveragePool", [prev], ["gap"], name="pool"),
