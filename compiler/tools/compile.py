@@ -154,7 +154,9 @@ def is_quantized(module: Module) -> bool:
 def build_pipeline(passes: str, quantize: str, calib: Path | None, io: str, verbose: bool):
     from edgecc.passes.manager import PassManager
 
-    pm = PassManager.parse(passes, timing=verbose)
+    # compression passes in the pipeline (prune, lowrank, ...) read --calib as the context option
+    options = {"calibration": str(calib)} if calib else None
+    pm = PassManager.parse(passes, timing=verbose, options=options)
     if quantize in ("int8", "int16x8", "int8-w4"):
         from edgecc.transforms.quantize import Quantize
 
