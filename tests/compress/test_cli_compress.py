@@ -19,8 +19,8 @@ def test_prune_from_the_main_command_shrinks_the_c_flash(tmp_path):
     model = example_path()
     calib = model.with_name("kws_calib.npz")
     reports, texts = [], []
-    for name, pipeline in (("base", DEFAULT_PIPELINE), ("a", DEFAULT_PIPELINE + ",prune{ratio=0.5 multiple=4}"),
-                           ("b", DEFAULT_PIPELINE + ",prune{ratio=0.5 multiple=4}")):
+    pruning = DEFAULT_PIPELINE + ",prune{ratio=0.5 multiple=4}"
+    for name, pipeline in (("base", DEFAULT_PIPELINE), ("a", pruning), ("b", pruning)):
         proc = edgecc(model, "-t", "cortex-m4", "-o", tmp_path / name, "--calib", calib, "-p", pipeline,
                       "--emit", "c,report")
         assert proc.returncode == 0, proc.stderr
