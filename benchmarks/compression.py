@@ -126,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p.add_argument("--target", default="cortex-m4")
     args = p.parse_args(argv)
-    rows = classifier_rows("digits CNN", _load("edgecc_tests_digits_cnn", TESTS / "digits_cnn.py"), args.target)
-    rows += classifier_rows("DS-CNN (synthetic)", _load("edgecc_tests_dscnn", TESTS / "dscnn.py"), args.target)
+    digits = _load("edgecc_tests_digits_cnn", TESTS / "digits_cnn.py")
+    dscnn = _load("edgecc_tests_dscnn", TESTS / "dscnn.py")
+    rows = classifier_rows("digits CNN", digits, args.target)
+    rows += classifier_rows("DS-CNN (synthetic)", dscnn, args.target)
     if AD01.is_file():
         rows += ad01_rows(args.target)
     head = ("model", "variant", "flash B", "flash %", "RAM B", "MACs", "MACs %", "quality")
