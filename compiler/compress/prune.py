@@ -105,9 +105,9 @@ def prune_module(module: Module, samples: list | None, *, ratio: float = 0.5,
 
     for op in module.ops:
         if op.name in ("nn.quantize", "nn.dequantize") or any(
-                isinstance(v.type, TensorType) and not v.type.is_float and op.name != "builtin.constant"
-                for v in op.results):
-            raise EdgeccError(f"prune needs a float model; {op.name} '{layer_name(op)}' is not float")
+                isinstance(v.type, TensorType) and v.type.is_quantized for v in op.results):
+            raise EdgeccError(f"prune needs a float model (prune before quantize); {op.name} "
+                              f"'{layer_name(op)}' is quantized")
     if not 0.0 <= ratio < 1.0 or multiple < 1:
         raise EdgeccError("prune: ratio must be in [0, 1) and multiple >= 1")
     ratios = ratios or {}

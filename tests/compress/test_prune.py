@@ -170,5 +170,11 @@ def test_user_errors_are_one_line():
         prune_module(module, None, ratio=0.5, keep=("nope",), score="l1", reconstruct=False)
     with pytest.raises(EdgeccError, match="needs calibration data"):
         PassManager.parse("prune").run(coupled_model())
+    q = coupled_model()
+    from edgecc.quant.ptq import QuantizeConfig, quantize_module
+
+    quantize_module(q, QuantizeConfig(scheme="int8"), [{"x": np.ones((1, 6, 6, 3), np.float32)}])
+    with pytest.raises(EdgeccError, match="prune needs a float model"):
+        prune_module(q, None, score="l1", reconstruct=False)
     with pytest.raises(EdgeccError, match="LAYER:RATIO"):
         PassManager.parse("prune{ratios=[a] score=l1 reconstruct=false}").run(coupled_model())
