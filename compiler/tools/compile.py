@@ -178,7 +178,9 @@ def is_quantized(module: Module) -> bool:
 def build_pipeline(passes: str, quantize: str, calib: Path | None, io: str, verbose: bool):
     from edgecc.passes.manager import PassManager
 
-    pm = PassManager.parse(passes, timing=verbose)
+    # compression passes in the pipeline (prune, lowrank, ...) read --calib as the context option
+    options = {"calibration": str(calib)} if calib else None
+    pm = PassManager.parse(passes, timing=verbose, options=options)
     if quantize in ("int8", "int16x8", "int8-w4"):
         from edgecc.transforms.quantize import Quantize
 
@@ -242,10 +244,21 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
               help="Write a Make/Ninja depfile (outputs depend on the model, calibration data, edgecc).")
 @click.option("-p", "--passes", default=DEFAULT_PIPELINE, show_default=True, metavar="PIPELINE",
               help="Optimisation pipeline run after import.")
+@click.option("--flash-budget", default=None, metavar="N|P%",
+              help="Prune channel groups (with least-squares refit) until the C flash data fits N bytes "
+                   "(k/M) or P% of the unpruned model; needs --calib.")
+@click.option("--eval", "evaluation", type=click.Path(exists=True, path_type=Path), metavar="E.npz",
+              help="Labelled samples (inputs + y) judging --flash-budget candidates by top-1 "
+                   "(default: output SQNR against the float model on the calibration data).")
+@click.option("--max-accuracy-drop", default=1.0, show_default=True, metavar="PTS",
+              help="--flash-budget with --eval: never lose more top-1 points than this.")
+@click.option("--min-sqnr", default=None, type=float, metavar="DB",
+              help="--flash-budget without --eval: never go below this output SQNR.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
 def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, state_pairs, prefix,
-                    arena, memory, ram_budget, kernels, code_size, depfile, passes, quiet, verbose):
+                    arena, memory, ram_budget, kernels, code_size, depfile, passes, flash_budget, evaluation,
+                    max_accuracy_drop, min_sqnr, quiet, verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     from edgecc.targets import resolve
 
@@ -274,10 +287,17 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     pm = build_pipeline(passes, scheme, calib, io, verbose)
     if quiet:
         pm.options["progress"] = False  # no calibration progress bar either
+    pipeline_text = pm.pipeline_text()
+    if flash_budget is not None:
+        pipeline_text = fit_flash_budget(module, passes, scheme, calib, io, core, flash_budget, evaluation,
+                                         max_accuracy_drop, min_sqnr, quiet)
+        pm = build_pipeline("", scheme, calib, io, verbose)
+        if quiet:
+            pm.options["progress"] = False
     if verbose:
-        click.echo(f"pipeline: {pm.pipeline_text()}", err=True)
+        click.echo(f"pipeline: {pipeline_text}", err=True)
     pm.run(module)
-    job = Job(model, core.name, out, pm.pipeline_text(), scheme, prefix, board, emits,
+    job = Job(model, core.name, out, pipeline_text, scheme, prefix, board, emits,
               dict(arena=arena, memory=memory, kernels=kernels, ram_budget=budget), extra_code_size=code_size,
               resizable=bool(shapes))
     with staged_output(out) as tmp:
@@ -298,6 +318,32 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         write_depfile(depfile, outputs, [model, calib])
     if not quiet:
         click.echo(summary(module, job))
+
+
+def fit_flash_budget(module: Module, passes: str, scheme: str, calib: Path | None, io: str, core, budget: str,
+                     evaluation: Path | None, max_drop: float, min_sqnr: float | None, quiet: bool) -> str:
+    """Run the float pipeline, then prune ``module`` to the flash budget; the pipeline text of it all."""
+    from edgecc.compress.search import compress_to_budget, load_evaluation
+    from edgecc.quant.calibrate import load_calibration
+
+    if calib is None or scheme == "none":
+        raise EdgeccError("--flash-budget needs calibration data (--calib) and a quantized output")
+    float_pm = build_pipeline(passes, "none", calib, io, False)
+    float_pm.run(module)
+    samples = load_calibration(calib, module, 256)
+    ev = load_evaluation(evaluation, module) if evaluation is not None else None
+    res = compress_to_budget(module, samples, budget=budget, target=core, evaluation=ev, max_drop=max_drop,
+                             min_sqnr=min_sqnr,
+                             quantize=lambda m: build_pipeline("", scheme, calib, io, False).run(m))
+    if not quiet:
+        chosen = ", ".join(f"{k} {v:g}" for k, v in res.chosen.ratios.items()) or "none"
+        click.echo(f"flash budget {res.budget:,} B: {res.baseline.flash:,} -> {res.chosen.flash:,} B, "
+                   f"{res.measure} {res.baseline.quality:.4g} -> {res.chosen.quality:.4g} "
+                   f"({len(res.evaluated)} candidates; pruned: {chosen})", err=True)
+    ratios = ",".join(f"{k}:{v:g}" for k, v in res.chosen.ratios.items())
+    prune = f"prune{{ratio=0 ratios=[{ratios}] multiple=4}}" if ratios else ""
+    return ",".join(t for t in (float_pm.pipeline_text(), prune, build_pipeline(
+        "", scheme, calib, io, False).pipeline_text()) if t)
 
 
 def check_depfile(depfile: Path) -> None:
