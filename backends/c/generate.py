@@ -110,8 +110,16 @@ def lower_and_plan(module: Module, core, kernels: str | None = None, memory: str
 
 def build_model(module: Module, *, target="generic", prefix: str = "model", arena: str = "static",
                 kernels: str | None = None, testbench: bool = True, memory: str = "auto",
-                ram_budget: int | None = None) -> CModel:
-    """Lower ``module``, plan its arena and render every file (nothing written)."""
+                ram_budget: int | None = None, weights: str = "auto") -> CModel:
+    """Lower ``module``, plan its arena and render every file (nothing written).
+
+    ``weights`` stores sparse or clustered weights encoded ("auto", "encoded") or never
+    ("dense"); see ``edgecc.backends.c.encoding``.
+    """
+    from edgecc.backends.c.encoding import choose_encodings
+
+    weights_mode = weights
+
     from edgecc.targets import core as get_core
 
     check_prefix(prefix)
@@ -119,6 +127,8 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
         raise EdgeccError(f"arena must be 'static' or 'external', got '{arena}'")
     core = get_core(target) if isinstance(target, str) else target
     lowered, plan, choice = lower_and_plan(module, core, kernels, memory, ram_budget)
+    dense_arena = plan.arena_size
+    plan = choose_encodings(lowered, plan, core, weights_mode, ram_budget)
     plan.check()
     P, PU = prefix, prefix.upper()
     e = Emitter(lowered, plan, P, core.alignment)
@@ -269,6 +279,7 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
             arena_setup=setup)
     report = _report(module, lowered, plan, core, P, e, flash_data, weights_bytes, macs, arena, libraries,
                      memory)
+    report["weight_encoding"] = _encoding_summary(report, weights_mode, dense_arena)
     report["memory_choice"] = {
         "mode": choice.mode, "ram_budget": choice.budget,
         "estimated_instructions": choice.instructions,
@@ -277,8 +288,28 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     return CModel(lowered, plan, files_, report, P, core)
 
 
+def _layer_encoding(op) -> dict | None:
+    from edgecc.backends.c.encoding import encoding_of
+
+    enc = encoding_of(op)
+    if enc is None:
+        return None
+    return {"kind": enc.kind, "dense_bytes": enc.dense_bytes, "stored_bytes": enc.nbytes,
+            "saved_bytes": enc.dense_bytes - enc.nbytes, "levels": enc.levels, "bits": enc.bits,
+            "codebooks": enc.channels if enc.kind == "lut" else 0}
+
+
+def _encoding_summary(report: dict, weights: str, dense_arena: int) -> dict:
+    encoded = [lay for lay in report["layers"] if lay["weight_encoding"]]
+    return {"mode": weights, "layers": len(encoded),
+            "saved_bytes": sum(lay["weight_encoding"]["saved_bytes"] for lay in encoded),
+            "dense_arena_bytes": dense_arena}
+
+
 def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, macs, arena, libraries,
             memory) -> dict:
+    from edgecc.backends.c.encoding import c_scratch
+
     layers = []
     for i, op in enumerate(plan.order):
         row = plan.table[i]
@@ -287,7 +318,8 @@ def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, m
             "index": i, "op": op.name, "kernel": op.kernel_name(plan), "library": op.library,
             "location": op.loc.name if op.loc is not None and op.loc.name else "",
             "output_shape": [list(r.type.shape) for r in outs],
-            "macs": op_macs(op), "scratch_bytes": int(op.attrs.get("scratch", 0) or 0),
+            "macs": op_macs(op), "scratch_bytes": c_scratch(op),
+            "weight_encoding": _layer_encoding(op),
             "in_place": plan.reuses(op) is not None,
             "output_offset": [plan.offset(r) if plan.has(r) else None for r in outs],
             "live_bytes": row.live_bytes,
@@ -326,6 +358,10 @@ def report_markdown(r: dict) -> str:
              f"- constant data in flash: {r['flash_data_bytes']:,} B (weights {r['weights_bytes']:,} B, "
              f"kernel parameters {r['param_bytes']:,} B)",
              f"- MACs: {r['macs']:,} in {r['kernel_calls']} kernel calls"]
+    we = r.get("weight_encoding")
+    if we and we["layers"]:
+        lines.append(f"- encoded weights (`{we['mode']}`): {we['layers']} layers, {we['saved_bytes']:,} B of flash "
+                     f"saved, decoded into scratch (arena {we['dense_arena_bytes']:,} B with dense weights)")
     if "code_size" in r:
         cs = r["code_size"]
         lines.append(f"- compiled with {cs['compiler']} {' '.join(cs['flags'])}: .text {cs['text']:,} B, "
@@ -368,13 +404,14 @@ def write_report(report: dict, out_dir: Path) -> list[Path]:
 
 def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
          emit=("c", "report", "testbench"), arena: str = "static", kernels: str | None = None,
-         memory: str = "auto") -> list[Path]:
+         memory: str = "auto", weights: str = "auto") -> list[Path]:
     """Write the C project of ``module`` into ``out_dir``; returns the written files (sorted).
 
     ``emit`` selects artifacts among "c", "report", "testbench"; ``arena`` is
     "static" (a static buffer in .bss) or "external" (``P_set_arena`` must be
     called); ``kernels`` overrides the core's kernel library ("portable"); ``memory`` trades
-    CMSIS-NN speed for RAM on Cortex-M targets ("auto", "ram", "speed"; see ``lower_and_plan``).
+    CMSIS-NN speed for RAM on Cortex-M targets ("auto", "ram", "speed"; see ``lower_and_plan``);
+    ``weights`` stores sparse or clustered weights encoded ("auto", "encoded", "dense").
     """
     wanted = tuple(emit)
     for w in wanted:
@@ -383,7 +420,7 @@ def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     m = build_model(module, target=target, prefix=prefix, arena=arena, kernels=kernels,
-                    testbench="testbench" in wanted, memory=memory)
+                    testbench="testbench" in wanted, memory=memory, weights=weights)
     written: list[Path] = []
     if "c" in wanted or "testbench" in wanted:
         for name, text in m.files.items():

@@ -1,0 +1,1 @@
+"""Compression passes: pruning, sparsity, clustering, low-rank factorisation and their report."""
