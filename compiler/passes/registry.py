@@ -27,6 +27,8 @@ PASSES: dict[str, str] = {
     "quantize": "edgecc.transforms.quantize:Quantize",
     "qdq-fold": "edgecc.transforms.quantize:QDQFold",
     "mixed-precision": "edgecc.transforms.mixed_precision:MixedPrecision",
+    "sparsify": "edgecc.compress.sparsity:Sparsify",
+    "cluster": "edgecc.compress.cluster:Cluster",
 }
 
 #: the optimisation pipeline run after import (CLI, frontend, backend-suite adapter)
