@@ -8,7 +8,7 @@ mode) reads the same dense array as before: outputs are bit-exact with the dense
 construction, and the decoded bytes are an ordinary part of the arena plan.
 
 The choice is per layer, on the exact figures: the flash a layer saves is its dense bytes minus
-its encoded bytes; the RAM it costs is whatever the re-planned arena grows. ``weights``:
+its encoded bytes and decode parameters (``flash_saved``); the RAM it costs is whatever the re-planned arena grows. ``weights``:
 
 * ``dense``: never encode;
 * ``auto`` (default): encode a layer when it saves flash and the re-planned arena stays within
@@ -36,6 +36,14 @@ ENCODED_ATTR = "c.decode"
 #: consumer op attribute: decoded weight bytes at the front of its scratch buffer (aligned)
 DECODE_BYTES_ATTR = "c.decode_bytes"
 _DTYPES = {"i8": np.int8, "i4": np.int8, "f32": np.float32}
+#: flash of the ``edgecc_lut_params_t`` struct a lut-encoded layer adds (6 x uint32)
+LUT_PARAM_BYTES = 24
+
+
+def flash_saved(enc: Encoding) -> int:
+    """Exact constant-data bytes a layer saves stored as ``enc``: dense bytes - encoded array - its
+    decode parameters (the bitmask decoder takes its two figures as call arguments)."""
+    return enc.dense_bytes - enc.nbytes - (LUT_PARAM_BYTES if enc.kind == "lut" else 0)
 
 
 def _kind(v: Value) -> str:
@@ -88,8 +96,8 @@ def _candidates(plan, alignment: int) -> list[tuple[int, Operation, Encoding]]:
             continue
         arr = np.asarray(v.defining_op().attr("value").array).astype(_DTYPES[_kind(v)])
         enc = best_encoding(arr, channel_axis(op, v))
-        if enc is not None:
-            out.append((enc.dense_bytes - enc.nbytes, pos, op, enc))
+        if enc is not None and flash_saved(enc) > 0:
+            out.append((flash_saved(enc), pos, op, enc))
     out.sort(key=lambda t: (-t[0], t[1]))
     return [(saved, op, enc) for saved, _, op, enc in out]
 
@@ -137,5 +145,5 @@ def choose_encodings(lowered: Module, plan, core, weights: str = "auto", ram_bud
     return best
 
 
-__all__ = ["DECODE_BYTES_ATTR", "ENCODED_ATTR", "WEIGHTS", "c_scratch", "channel_axis", "choose_encodings",
+__all__ = ["DECODE_BYTES_ATTR", "ENCODED_ATTR", "LUT_PARAM_BYTES", "WEIGHTS", "flash_saved", "c_scratch", "channel_axis", "choose_encodings",
            "encoding_of", "weight_operand"]

@@ -289,13 +289,13 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
 
 
 def _layer_encoding(op) -> dict | None:
-    from edgecc.backends.c.encoding import encoding_of
+    from edgecc.backends.c.encoding import encoding_of, flash_saved
 
     enc = encoding_of(op)
     if enc is None:
         return None
     return {"kind": enc.kind, "dense_bytes": enc.dense_bytes, "stored_bytes": enc.nbytes,
-            "saved_bytes": enc.dense_bytes - enc.nbytes, "levels": enc.levels, "bits": enc.bits,
+            "saved_bytes": flash_saved(enc), "levels": enc.levels, "bits": enc.bits,
             "codebooks": enc.channels if enc.kind == "lut" else 0}
 
 
