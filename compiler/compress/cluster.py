@@ -31,9 +31,9 @@ from edgecc.ir.diagnostics import EdgeccError
 from edgecc.passes.manager import Pass, PassContext
 
 
-#: points the exact dynamic programme runs on (8 per level, within these bounds); more are first
-#: merged into that many equal-mass bins
-DP_POINTS = (256, 512)
+#: points the exact dynamic programme runs on (up to 16 levels; 512 above: its cost is levels x
+#: points^2); more values are first merged into that many equal-mass bins
+DP_POINTS = (1024, 512)
 
 
 def _optimal_on_points(x: np.ndarray, a: np.ndarray, k: int) -> np.ndarray:
@@ -77,7 +77,7 @@ def kmeans_1d(x: np.ndarray, k: int, weights: np.ndarray | None = None, iteratio
         return uniq, np.searchsorted(uniq, x)
     order = np.argsort(x, kind="stable")
     xs, as_ = x[order], a[order]
-    points = min(max(8 * k, DP_POINTS[0]), DP_POINTS[1])
+    points = DP_POINTS[0] if k <= 16 else DP_POINTS[1]
     if xs.size > points:
         starts = np.unique(np.concatenate([[0], np.searchsorted(np.cumsum(as_),
                                                                 np.linspace(0, as_.sum(), points + 1)[1:-1])]))
