@@ -288,7 +288,7 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
     return CModel(lowered, plan, files_, report, P, core)
 
 
-def _layer_encoding(op) -> dict | None:
+def layer_encoding(op) -> dict | None:
     from edgecc.backends.c.encoding import encoding_of, flash_saved
 
     enc = encoding_of(op)
@@ -319,7 +319,7 @@ def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, m
             "location": op.loc.name if op.loc is not None and op.loc.name else "",
             "output_shape": [list(r.type.shape) for r in outs],
             "macs": op_macs(op), "scratch_bytes": c_scratch(op),
-            "weight_encoding": _layer_encoding(op),
+            "weight_encoding": layer_encoding(op),
             "in_place": plan.reuses(op) is not None,
             "output_offset": [plan.offset(r) if plan.has(r) else None for r in outs],
             "live_bytes": row.live_bytes,
@@ -437,5 +437,5 @@ def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
     return sorted(written)
 
 
-__all__ = ["CModel", "EMITS", "build_model", "check_prefix", "copy_runtime", "emit", "op_macs",
+__all__ = ["CModel", "EMITS", "build_model", "check_prefix", "copy_runtime", "emit", "layer_encoding", "op_macs",
            "report_markdown", "runtime_dir", "write_report"]

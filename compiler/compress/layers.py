@@ -26,8 +26,11 @@ WEIGHT_OPS = ("nn.conv2d", "nn.fully_connected", "nn.depthwise_conv2d")
 
 def layer_name(op: Operation) -> str:
     """The name a user gives a layer in options: its location name, else its weight's name."""
-    if op.loc is not None and getattr(op.loc, "name", None):
+    if op.loc is not None and op.loc.name:
         return str(op.loc.name)
+    first = next((p.name for p in (op.loc.fused if op.loc is not None else ()) if p.name), None)
+    if first:
+        return str(first)  # a conv with its activation fused in: the conv's name
     w = op.operands[1] if len(op.operands) > 1 else None
     return (w.name_hint if w is not None and w.name_hint else "") or op.name
 
