@@ -154,7 +154,8 @@ def is_quantized(module: Module) -> bool:
 def build_pipeline(passes: str, quantize: str, calib: Path | None, io: str, verbose: bool):
     from edgecc.passes.manager import PassManager
 
-    pm = PassManager.parse(passes, timing=verbose)
+    # --calib also feeds the data-aware passes of --passes (sparsify, cluster, mixed-precision)
+    pm = PassManager.parse(passes, timing=verbose, options={"calibration": str(calib)} if calib else {})
     if quantize in ("int8", "int16x8", "int8-w4"):
         from edgecc.transforms.quantize import Quantize
 
@@ -207,6 +208,10 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
               help="C: trade CMSIS-NN speed for RAM (in-place kernels) at the memory peak.")
 @click.option("--kernels", default=None, type=click.Choice(("portable", "cmsis-nn")),
               help="C: override the core's kernel library.")
+@click.option("--weights", "weight_storage", default="auto", show_default=True,
+              type=click.Choice(("auto", "dense", "encoded")),
+              help="C: store sparse/clustered weights encoded, decoded per layer into the arena "
+                   "(auto: where it saves flash without growing the arena).")
 @click.option("--code-size", is_flag=True, help="C: measure .text/.rodata/.bss with arm-none-eabi-gcc.")
 @click.option("--depfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a Make/Ninja depfile (outputs depend on the model, calibration data, edgecc).")
@@ -215,7 +220,7 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
 def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, prefix, arena,
-                    memory, kernels, code_size, depfile, passes, quiet, verbose):
+                    memory, kernels, weight_storage, code_size, depfile, passes, quiet, verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     from edgecc.targets import resolve
 
@@ -242,7 +247,8 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         click.echo(f"pipeline: {pm.pipeline_text()}", err=True)
     pm.run(module)
     job = Job(model, core.name, out, pm.pipeline_text(), scheme, prefix, board, emits,
-              dict(arena=arena, memory=memory, kernels=kernels), extra_code_size=code_size,
+              dict(arena=arena, memory=memory, kernels=kernels, weights=weight_storage),
+              extra_code_size=code_size,
               resizable=bool(shapes))
     with staged_output(out) as tmp:
         done: set = set()
