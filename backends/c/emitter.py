@@ -166,8 +166,9 @@ class Emitter:
         w = self.weights.get(key)
         if w is None:
             label = v.name_hint or (v.defining_op().loc.name if v.defining_op().loc else "") or ""
-            detail = (f"{enc.levels} levels x {enc.channels} codebooks, {enc.bits}-bit indices"
-                      if enc.kind == "lut" else "bitmask + nonzeros")
+            detail = ("bitmask + nonzeros" if enc.kind == "bitmask" else
+                      f"{'bitmask + ' if enc.kind == 'sparse_lut' else ''}{enc.levels} levels x "
+                      f"{enc.channels} codebooks, {enc.bits}-bit indices")
             w = Weight(f"{self.P}_w{len(self.weights)}", "uint8_t", enc.nbytes, enc.nbytes,
                        wrap(c_ints(enc.data, "uint8_t")),
                        c_comment(f"{label} {v.type} encoded: {detail}, {enc.nbytes} of {enc.dense_bytes} B"))
@@ -197,7 +198,7 @@ class Emitter:
         p = self.params("edgecc_lut_params_t", [
             ("count", enc.count), ("elem_size", enc.elem_size), ("channels", enc.channels),
             ("inner", enc.inner), ("levels", enc.levels), ("bits", enc.bits)])
-        return [f"edgecc_decode_lut({p}, {src}, {dst});"]
+        return [f"edgecc_decode_{enc.kind}({p}, {src}, {dst});"]
 
     def ptr(self, v: Value, typed: bool = True) -> str:
         """C expression of the data pointer of ``v`` (arena slice or weight array)."""

@@ -1,8 +1,8 @@
 """Encoded weights in the C build: which layers store their weights encoded, and the scratch they need.
 
 A layer whose constant weights are sparse or clustered (``sparsify``, ``cluster``) can store them
-as a bitmask + nonzeros or as codebooks + packed indices (``edgecc.compress.encode``). Before the
-layer's kernel runs, ``edgecc_decode_bitmask`` / ``edgecc_decode_lut`` write the dense weights
+as a bitmask + nonzeros, as codebooks + packed indices, or both (``edgecc.compress.encode``). Before
+the layer's kernel runs, ``edgecc_decode_bitmask`` / ``_lut`` / ``_sparse_lut`` write the dense weights
 into the front of the layer's scratch buffer, so every kernel (CMSIS-NN or portable, any memory
 mode) reads the same dense array as before: outputs are bit-exact with the dense build by
 construction, and the decoded bytes are an ordinary part of the arena plan.
@@ -43,7 +43,7 @@ LUT_PARAM_BYTES = 24
 def flash_saved(enc: Encoding) -> int:
     """Exact constant-data bytes a layer saves stored as ``enc``: dense bytes - encoded array - its
     decode parameters (the bitmask decoder takes its two figures as call arguments)."""
-    return enc.dense_bytes - enc.nbytes - (LUT_PARAM_BYTES if enc.kind == "lut" else 0)
+    return enc.dense_bytes - enc.nbytes - (0 if enc.kind == "bitmask" else LUT_PARAM_BYTES)
 
 
 def _kind(v: Value) -> str:

@@ -296,7 +296,7 @@ def layer_encoding(op) -> dict | None:
         return None
     return {"kind": enc.kind, "dense_bytes": enc.dense_bytes, "stored_bytes": enc.nbytes,
             "saved_bytes": flash_saved(enc), "levels": enc.levels, "bits": enc.bits,
-            "codebooks": enc.channels if enc.kind == "lut" else 0}
+            "codebooks": 0 if enc.kind == "bitmask" else enc.channels}
 
 
 def _encoding_summary(report: dict, weights: str, dense_arena: int) -> dict:

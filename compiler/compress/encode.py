@@ -15,6 +15,10 @@ decoders in ``runtime/c/src/decode.c`` read exactly these layouts):
   (depthwise [1, KH, KW, C]), ``channels = 1`` for one codebook per tensor.
   Size ``C * levels * es + ceil(n * bits / 8)``.
 
+* ``sparse_lut`` (sparse and clustered): the ``bitmask`` mask, then codebooks of the nonzero values
+  (``channels * levels * es``), then one packed index per *nonzero* element. Size
+  ``ceil(n/8) + C * levels * es + ceil(nnz * bits / 8)``.
+
 ``best_encoding`` returns the smallest of them, or None when the dense array
 (``n * es`` bytes) is not larger: the choice is on exact byte counts.
 """
@@ -62,6 +66,10 @@ def lut_size(n: int, channels: int, levels: int, bits: int, elem_size: int) -> i
     return channels * levels * elem_size + -(-(n * bits) // 8)
 
 
+def sparse_lut_size(n: int, nnz: int, channels: int, levels: int, bits: int, elem_size: int) -> int:
+    return -(-n // 8) + channels * levels * elem_size + -(-(nnz * bits) // 8)
+
+
 def encode_bitmask(arr: np.ndarray) -> Encoding:
     flat = np.ascontiguousarray(arr).reshape(-1)
     nz = flat != 0
@@ -79,28 +87,20 @@ def _channel_layout(shape: tuple[int, ...], axis: int | None) -> tuple[int, int]
     return shape[axis], inner
 
 
-def _codebooks(arr: np.ndarray, axis: int | None):
-    """(channels, inner, per-channel sorted distinct values, per-element index) of ``arr``."""
-    flat = np.ascontiguousarray(arr).reshape(-1)
+def lut_plan(arr: np.ndarray, axis: int | None, nonzero: bool = False) -> tuple[int, int, int, int] | None:
+    """(channels, inner, levels, bits) of the lut encoding of ``arr`` (None: over 256 levels);
+    ``nonzero``: of its nonzero values only (``sparse_lut``)."""
     channels, inner = _channel_layout(arr.shape, axis)
+    flat = np.ascontiguousarray(arr).reshape(-1)
     chan = (np.arange(flat.size) // inner) % channels
-    books, index = [], np.zeros(flat.size, dtype=np.int64)
-    for c in range(channels):
-        sel = chan == c
-        vals, inv = np.unique(flat[sel], return_inverse=True)
-        books.append(vals)
-        index[sel] = inv
-    return channels, inner, books, index
-
-
-def lut_plan(arr: np.ndarray, axis: int | None) -> tuple[int, int, int, int] | None:
-    """(channels, inner, levels, bits) of the lut encoding of ``arr`` (None: over 256 levels)."""
-    channels, inner = _channel_layout(arr.shape, axis)
-    flat = np.ascontiguousarray(arr).reshape(-1)
-    if channels == 1:
+    if nonzero:
+        keep = flat != 0
+        flat, chan = flat[keep], chan[keep]
+    if flat.size == 0:
+        levels = 1
+    elif channels == 1:
         levels = np.unique(flat).size
     else:
-        chan = (np.arange(flat.size) // inner) % channels
         order = np.lexsort((flat, chan))
         sc, sv = chan[order], flat[order]
         new = np.ones(sc.size, dtype=bool)
@@ -110,24 +110,44 @@ def lut_plan(arr: np.ndarray, axis: int | None) -> tuple[int, int, int, int] | N
     return None if bits is None else (channels, inner, int(levels), bits)
 
 
-def encode_lut(arr: np.ndarray, axis: int | None) -> Encoding:
-    plan = lut_plan(arr, axis)
+def _pack(index: np.ndarray, bits: int) -> np.ndarray:
+    per = 8 // bits
+    idx = np.zeros(-(-index.size // per) * per, dtype=np.uint8)
+    idx[:index.size] = index
+    packed = np.zeros(idx.size // per, dtype=np.uint8)
+    for k in range(per):
+        packed |= (idx[k::per] << (k * bits)).astype(np.uint8)
+    return packed
+
+
+def _unpack(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
+    per = 8 // bits
+    idx = np.stack([(packed >> (k * bits)) & ((1 << bits) - 1) for k in range(per)], 1).reshape(-1)
+    return idx[:count].astype(np.int64)
+
+
+def encode_lut(arr: np.ndarray, axis: int | None, sparse: bool = False) -> Encoding:
+    """The ``lut`` encoding of ``arr`` (``sparse``: the ``sparse_lut`` one; see the module docstring)."""
+    plan = lut_plan(arr, axis, nonzero=sparse)
     if plan is None:
         raise ValueError("more than 256 distinct values per channel: no lut encoding")
     channels, inner, levels, bits = plan
     flat = np.ascontiguousarray(arr).reshape(-1)
-    _, _, books, index = _codebooks(arr, axis)
+    chan = (np.arange(flat.size) // inner) % channels
+    keep = flat != 0 if sparse else np.ones(flat.size, dtype=bool)
     book = np.zeros((channels, levels), dtype=flat.dtype)
-    for c, vals in enumerate(books):
+    index = np.zeros(flat.size, dtype=np.int64)
+    for c in range(channels):
+        sel = (chan == c) & keep
+        vals, inv = np.unique(flat[sel], return_inverse=True)
         book[c, :vals.size] = vals
-    per = 8 // bits
-    idx = np.zeros(-(-flat.size // per) * per, dtype=np.uint8)
-    idx[:flat.size] = index
-    packed = np.zeros(idx.size // per, dtype=np.uint8)
-    for k in range(per):
-        packed |= (idx[k::per] << (k * bits)).astype(np.uint8)
-    data = np.concatenate([_raw(book), packed]).astype(np.uint8)
-    return Encoding("lut", flat.size, flat.dtype.itemsize, data, channels, inner, levels, bits)
+        index[sel] = inv
+    parts = [_raw(book), _pack(index[keep], bits)]
+    if sparse:
+        parts.insert(0, np.packbits(keep, bitorder="little"))
+    data = np.concatenate(parts).astype(np.uint8)
+    return Encoding("sparse_lut" if sparse else "lut", flat.size, flat.dtype.itemsize, data, channels, inner,
+                    levels, bits)
 
 
 def decode(enc: Encoding, dtype) -> np.ndarray:
@@ -141,13 +161,17 @@ def decode(enc: Encoding, dtype) -> np.ndarray:
         out = np.zeros(n, dtype=dtype)
         out[nz] = vals
         return out
+    start, keep = 0, np.ones(n, dtype=bool)
+    if enc.kind == "sparse_lut":
+        start = -(-n // 8)
+        keep = np.unpackbits(enc.data[:start], bitorder="little")[:n].astype(bool)
     nb = enc.channels * enc.levels * es
-    book = enc.data[:nb].view(dtype).reshape(enc.channels, enc.levels)
-    per = 8 // enc.bits
-    packed = enc.data[nb:]
-    idx = np.stack([(packed >> (k * enc.bits)) & ((1 << enc.bits) - 1) for k in range(per)], 1).reshape(-1)[:n]
+    book = enc.data[start:start + nb].view(dtype).reshape(enc.channels, enc.levels)
+    idx = _unpack(enc.data[start + nb:], enc.bits, int(keep.sum()))
     chan = (np.arange(n) // enc.inner) % enc.channels
-    return book[chan, idx.astype(np.int64)]
+    out = np.zeros(n, dtype=dtype)
+    out[keep] = book[chan[keep], idx]
+    return out
 
 
 def best_encoding(arr: np.ndarray, axis: int | None) -> Encoding | None:
@@ -159,18 +183,23 @@ def best_encoding(arr: np.ndarray, axis: int | None) -> Encoding | None:
         return None
     sizes: list[tuple[int, int, str, int | None]] = [
         (bitmask_size(n, int(np.count_nonzero(arr)), es), 0, "bitmask", None)]
+    nnz = int(np.count_nonzero(arr))
     for rank, ax in enumerate((axis, None) if axis is not None else (None,)):
         plan = lut_plan(arr, ax)
         if plan is not None:
             c, _, levels, bits = plan
             sizes.append((lut_size(n, c, levels, bits, es), 1 + rank, "lut", ax))
+        plan = lut_plan(arr, ax, nonzero=True)
+        if plan is not None and nnz < n:
+            c, _, levels, bits = plan
+            sizes.append((sparse_lut_size(n, nnz, c, levels, bits, es), 3 + rank, "sparse_lut", ax))
     size, _, kind, ax = min(sizes)
     if size >= n * es:
         return None
-    enc = encode_bitmask(arr) if kind == "bitmask" else encode_lut(arr, ax)
+    enc = encode_bitmask(arr) if kind == "bitmask" else encode_lut(arr, ax, sparse=kind == "sparse_lut")
     assert enc.nbytes == size
     return enc
 
 
 __all__ = ["BITS", "Encoding", "best_encoding", "bitmask_size", "decode", "encode_bitmask", "encode_lut",
-           "lut_plan", "lut_size"]
+           "lut_plan", "lut_size", "sparse_lut_size"]

@@ -16,7 +16,7 @@ import pytest
 from edgecc.backends.c.generate import build_model, emit
 from edgecc.backends.c.verify import build_testbench, random_samples, reference_outputs, run_testbench
 from edgecc.compress.layers import WEIGHT_OPS
-from edgecc.compress.encode import bitmask_size, encode_bitmask, encode_lut, lut_plan, lut_size
+from edgecc.compress.encode import bitmask_size, encode_bitmask, encode_lut, lut_plan, lut_size, sparse_lut_size
 from edgecc.passes.manager import PassManager
 
 _h = importlib.util.spec_from_file_location("edgecc_tests_c_helpers", Path(__file__).with_name("helpers.py"))
@@ -32,6 +32,8 @@ CASES = [  # (dtype, shape, axis, kind, levels or sparsity)
     (np.int8, (5, 3, 3, 3), 0, "lut", 2), (np.int8, (7, 13), 0, "lut", 4), (np.int8, (1, 3, 3, 11), 3, "lut", 16),
     (np.int8, (3, 101), None, "lut", 200), (np.float32, (6, 17), 0, "lut", 3), (np.int8, (9, 37), None, "bitmask", 0.7),
     (np.float32, (4, 3, 3, 5), None, "bitmask", 0.5), (np.int8, (1, 1), None, "bitmask", 1.0),
+    (np.int8, (6, 3, 3, 7), 0, "sparse_lut", 3), (np.int8, (1, 3, 3, 13), 3, "sparse_lut", 16),
+    (np.float32, (5, 11), 0, "sparse_lut", 2), (np.int8, (3, 50), None, "sparse_lut", 150),
 ]
 
 
@@ -47,7 +49,9 @@ def _case(dtype, shape, axis, kind, p, rng):
     for i in range(flat.size):
         flat[i] = books[(i // inner) % channels, rng.integers(p)]
     a = flat.reshape(shape)
-    return a, encode_lut(a, axis)
+    if kind == "sparse_lut":
+        a[rng.random(shape) < 0.5] = 0
+    return a, encode_lut(a, axis, sparse=kind == "sparse_lut")
 
 
 def test_c_decoders_read_the_python_layouts(gcc, tmp_path):
@@ -64,12 +68,19 @@ def test_c_decoders_read_the_python_layouts(gcc, tmp_path):
         if enc.kind == "bitmask":
             body.append(f"      edgecc_decode_bitmask(src, {enc.count}u, {enc.elem_size}u, dst);")
         else:
-            body.append(f"      static const edgecc_lut_params_t p = {{{enc.count}u, {enc.elem_size}u, {enc.channels}u, "
-                        f"{enc.inner}u, {enc.levels}u, {enc.bits}u}};\n      edgecc_decode_lut(&p, src, dst);")
-        body.append(f"      fwrite(dst, 1, sizeof dst, stdout); }}")
+            body.append(f"      static const edgecc_lut_params_t p = {{{enc.count}u, {enc.elem_size}u, "
+                        f"{enc.channels}u, {enc.inner}u, {enc.levels}u, {enc.bits}u}};\n"
+                        f"      edgecc_decode_{enc.kind}(&p, src, dst);")
+        body.append("      fwrite(dst, 1, sizeof dst, stdout); }")
         expected += a.tobytes()
-        size = (bitmask_size(a.size, int(np.count_nonzero(a)), a.itemsize) if enc.kind == "bitmask" else
-                lut_size(a.size, *lut_plan(a, case[2])[::2][:1], lut_plan(a, case[2])[2], enc.bits, a.itemsize))
+        nnz = int(np.count_nonzero(a))
+        if enc.kind == "bitmask":
+            size = bitmask_size(a.size, nnz, a.itemsize)
+        else:
+            c, _, levels, bits = lut_plan(a, case[2], nonzero=enc.kind == "sparse_lut")
+            assert (c, levels, bits) == (enc.channels, enc.levels, enc.bits)
+            size = (lut_size(a.size, c, levels, bits, a.itemsize) if enc.kind == "lut"
+                    else sparse_lut_size(a.size, nnz, c, levels, bits, a.itemsize))
         assert enc.nbytes == size, case
     src = tmp_path / "main.c"
     src.write_text('#include <stdio.h>\n#include "edgecc/kernels.h"\nint main(void)\n{\n' + "\n".join(body)
@@ -111,10 +122,13 @@ def _expected_saving(module, report) -> int:
               if o.name in WEIGHT_OPS]
         (w,) = [w for w in ws if w.nbytes == enc["dense_bytes"]]  # the digits layers differ in size
         n, es = w.size, w.dtype.itemsize
+        nnz = int(np.count_nonzero(w))
         if enc["kind"] == "bitmask":
-            stored = -(-n // 8) + int(np.count_nonzero(w)) * es
-        else:
+            stored = -(-n // 8) + nnz * es
+        elif enc["kind"] == "lut":
             stored = enc["codebooks"] * enc["levels"] * es + -(-n * enc["bits"] // 8) + 24
+        else:  # mask, codebooks of the nonzeros, an index per nonzero, parameters
+            stored = -(-n // 8) + enc["codebooks"] * enc["levels"] * es + -(-nnz * enc["bits"] // 8) + 24
         total += n * es - stored
     return total
 
@@ -128,7 +142,7 @@ def _run(module, out: Path, target: str, weights: str, samples, cmsis=None):
 PIPELINES = {
     "sparse": "sparsify{sparsity=0.6 method=sparsegpt}",
     "clustered": "cluster{levels=4}",
-    "sparse-clustered": "sparsify{pattern=2:4 method=activation},cluster{levels=3}",  # 3 + zero: 2 bits
+    "sparse-clustered": "sparsify{pattern=2:4 method=activation},cluster{levels=16}",
 }
 
 
@@ -144,7 +158,7 @@ def test_encoded_build_saves_the_exact_figure_and_stays_bit_exact(digits, name, 
     saved = _expected_saving(module, enc)
     assert saved > 0 and saved == enc["weight_encoding"]["saved_bytes"]
     assert dense["flash_data_bytes"] - enc["flash_data_bytes"] == saved
-    assert by_macs[1280]["kind"] == ("bitmask" if name == "sparse" else "lut")
+    assert by_macs[1280]["kind"] == {"sparse": "bitmask", "clustered": "lut", "sparse-clustered": "sparse_lut"}[name]
     samples = random_samples(module, 4, seed=1)
     got_dense = _run(module, tmp_path / "dense", "generic", "dense", samples)
     got_enc = _run(module, tmp_path / "enc", "generic", "encoded", samples)

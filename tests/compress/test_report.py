@@ -51,7 +51,8 @@ def test_totals_are_the_c_builds_figures(report):
     assert sum(x["flash_bytes"][0] - x["flash_bytes"][1] for x in r["layers"]) == \
         t["flash_bytes"][0] - t["flash_bytes"][1]
     fc = next(x for x in r["layers"] if x["op"] == "fully_connected")
-    assert fc["encoding"] == "lut" and fc["levels"] == 4 and fc["sparsity"] == 0.5 and fc["bits"] < 2.5
+    # 2:4 + 3 levels: mask (1 bit) + 2-bit index per nonzero (1 bit) + codebooks and parameters
+    assert fc["encoding"] == "sparse_lut" and fc["levels"] == 4 and fc["sparsity"] == 0.5 and fc["bits"] < 2.5
     assert t["nonzero_macs"] < t["macs"][1]
     assert all(np.isfinite(x["sqnr_db"]) and x["sqnr_db"] > 5 for x in r["layers"])
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from edgecc.compress.cluster import cluster_rows, kmeans_1d
-from edgecc.compress.encode import best_encoding, bitmask_size, decode, encode_bitmask, encode_lut, lut_size
+from edgecc.compress.encode import (best_encoding, bitmask_size, decode, encode_bitmask, encode_lut, lut_size,
+                                    sparse_lut_size)
 from edgecc.compress.sparsity import prune_mask, sparsegpt
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.passes.manager import PassManager
@@ -103,6 +104,10 @@ def test_encodings_round_trip_and_pick_the_smallest():
             e = encode_lut(b, axis)
             assert np.array_equal(decode(e, np.int8), b.reshape(-1))
             assert e.nbytes == lut_size(b.size, e.channels, e.levels, e.bits, 1)
+            s = np.where(rng.random(shape) < 0.5, 0, b).astype(np.int8)
+            e = encode_lut(s, axis, sparse=True)
+            assert np.array_equal(decode(e, np.int8), s.reshape(-1))
+            assert e.nbytes == sparse_lut_size(s.size, int(np.count_nonzero(s)), e.channels, e.levels, e.bits, 1)
         best = best_encoding(b, 0)
         assert best is None or best.nbytes < b.size
     dense = rng.integers(-127, 128, (8, 64)).astype(np.int8)

@@ -2,7 +2,8 @@
  *
  * Layouts (edgecc.compress.encode): bitmask = ceil(n/8) mask bytes (LSB first) then the nonzero
  * elements in order; lut = channels x levels codebook entries then n packed indices of `bits`
- * bits (LSB first), element i reading the codebook of channel (i / inner) % channels. Elements
+ * bits (LSB first), element i reading the codebook of channel (i / inner) % channels; sparse_lut =
+ * the bitmask's mask, the codebooks of the nonzero values, one packed index per nonzero. Elements
  * are copied byte-wise (memcpy), so any element size and any source alignment work. */
 #include <string.h>
 
@@ -46,6 +47,31 @@ void edgecc_decode_lut(const edgecc_lut_params_t *p, const uint8_t *src, void *d
             out[i] = *entry;
         } else {
             memcpy(out + (size_t)i * es, entry, es);
+        }
+        if (--left == 0u) {
+            left = p->inner;
+            channel = channel + 1u == p->channels ? 0u : channel + 1u;
+        }
+    }
+}
+
+void edgecc_decode_sparse_lut(const edgecc_lut_params_t *p, const uint8_t *src, void *dst)
+{
+    const uint32_t es = p->elem_size;
+    const uint8_t *mask = src;
+    const uint8_t *book = src + (p->count + 7u) / 8u;
+    const uint8_t *index = book + (size_t)p->channels * p->levels * es;
+    const uint32_t bits = p->bits, mask_k = (1u << p->bits) - 1u;
+    uint8_t *out = (uint8_t *)dst;
+    uint32_t channel = 0, left = p->inner;
+    size_t bit = 0; /* position of the next index, in bits */
+    for (uint32_t i = 0; i < p->count; ++i) {
+        if ((mask[i >> 3] >> (i & 7u)) & 1u) {
+            const uint32_t k = (index[bit >> 3] >> (bit & 7u)) & mask_k;
+            bit += bits;
+            memcpy(out + (size_t)i * es, book + ((size_t)channel * p->levels + k) * es, es);
+        } else {
+            memset(out + (size_t)i * es, 0, es);
         }
         if (--left == 0u) {
             left = p->inner;

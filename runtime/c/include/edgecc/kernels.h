@@ -153,6 +153,7 @@ typedef struct {
 
 void edgecc_decode_bitmask(const uint8_t *src, uint32_t count, uint32_t elem_size, void *dst);
 void edgecc_decode_lut(const edgecc_lut_params_t *p, const uint8_t *src, void *dst);
+void edgecc_decode_sparse_lut(const edgecc_lut_params_t *p, const uint8_t *src, void *dst);
 
 typedef enum { EDGECC_PAD_CONSTANT = 0, EDGECC_PAD_REFLECT, EDGECC_PAD_EDGE } edgecc_pad_mode_t;
 
