@@ -1,14 +1,15 @@
 """Encoded weights in the C build: which layers store their weights encoded, and the scratch they need.
 
 A layer whose constant weights are sparse or clustered (``sparsify``, ``cluster``) can store them
-as a bitmask + nonzeros, as codebooks + packed indices, or both (``edgecc.compress.encode``). Before
-the layer's kernel runs, ``edgecc_decode_bitmask`` / ``_lut`` / ``_sparse_lut`` write the dense weights
-into the front of the layer's scratch buffer, so every kernel (CMSIS-NN or portable, any memory
-mode) reads the same dense array as before: outputs are bit-exact with the dense build by
-construction, and the decoded bytes are an ordinary part of the arena plan.
+as a bitmask + nonzeros, as codebooks + packed indices, or both (``edgecc.compress.encode``).
+Before the layer's kernel runs, ``edgecc_decode_bitmask`` / ``_lut`` / ``_sparse_lut`` write the
+dense weights into the front of the layer's scratch buffer, so every kernel (CMSIS-NN or
+portable, any memory mode) reads the same dense array as before: outputs are bit-exact with the
+dense build by construction, and the decoded bytes are an ordinary part of the arena plan.
 
 The choice is per layer, on the exact figures: the flash a layer saves is its dense bytes minus
-its encoded bytes and decode parameters (``flash_saved``); the RAM it costs is whatever the re-planned arena grows. ``weights``:
+its encoded bytes and decode parameters (``flash_saved``); the RAM it costs is whatever the
+re-planned arena grows. ``weights``:
 
 * ``dense``: never encode;
 * ``auto`` (default): encode a layer when it saves flash and the re-planned arena stays within
@@ -145,5 +146,15 @@ def choose_encodings(lowered: Module, plan, core, weights: str = "auto", ram_bud
     return best
 
 
-__all__ = ["DECODE_BYTES_ATTR", "ENCODED_ATTR", "LUT_PARAM_BYTES", "WEIGHTS", "flash_saved", "c_scratch", "channel_axis", "choose_encodings",
-           "encoding_of", "weight_operand"]
+__all__ = [
+    "DECODE_BYTES_ATTR",
+    "ENCODED_ATTR",
+    "LUT_PARAM_BYTES",
+    "WEIGHTS",
+    "flash_saved",
+    "c_scratch",
+    "channel_axis",
+    "choose_encodings",
+    "encoding_of",
+    "weight_operand",
+]

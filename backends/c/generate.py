@@ -360,8 +360,9 @@ def report_markdown(r: dict) -> str:
              f"- MACs: {r['macs']:,} in {r['kernel_calls']} kernel calls"]
     we = r.get("weight_encoding")
     if we and we["layers"]:
-        lines.append(f"- encoded weights (`{we['mode']}`): {we['layers']} layers, {we['saved_bytes']:,} B of flash "
-                     f"saved, decoded into scratch (arena {we['dense_arena_bytes']:,} B with dense weights)")
+        lines.append(f"- encoded weights (`{we['mode']}`): {we['layers']} layers, {we['saved_bytes']:,} B "
+                     f"of flash saved, decoded into scratch (arena {we['dense_arena_bytes']:,} B with dense "
+                     "weights)")
     if "code_size" in r:
         cs = r["code_size"]
         lines.append(f"- compiled with {cs['compiler']} {' '.join(cs['flags'])}: .text {cs['text']:,} B, "
@@ -437,5 +438,5 @@ def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
     return sorted(written)
 
 
-__all__ = ["CModel", "EMITS", "build_model", "check_prefix", "copy_runtime", "emit", "layer_encoding", "op_macs",
-           "report_markdown", "runtime_dir", "write_report"]
+__all__ = ["CModel", "EMITS", "build_model", "check_prefix", "copy_runtime", "emit", "layer_encoding",
+           "op_macs", "report_markdown", "runtime_dir", "write_report"]

@@ -79,8 +79,11 @@ def kmeans_1d(x: np.ndarray, k: int, weights: np.ndarray | None = None, iteratio
     xs, as_ = x[order], a[order]
     points = DP_POINTS[0] if k <= 16 else DP_POINTS[1]
     if xs.size > points:
-        starts = np.unique(np.concatenate([[0], np.searchsorted(np.cumsum(as_),
-                                                                np.linspace(0, as_.sum(), points + 1)[1:-1])]))
+        starts = np.unique(
+            np.concatenate(
+                [[0], np.searchsorted(np.cumsum(as_), np.linspace(0, as_.sum(), points + 1)[1:-1])]
+            )
+        )
         starts = starts[starts < xs.size]
         pa = np.add.reduceat(as_, starts)
         px = np.add.reduceat(as_ * xs, starts) / pa
@@ -99,8 +102,9 @@ def kmeans_1d(x: np.ndarray, k: int, weights: np.ndarray | None = None, iteratio
     return centres, np.searchsorted((centres[1:] + centres[:-1]) / 2, x)
 
 
-def cluster_rows(w: np.ndarray, levels: int, per_channel: bool, keep_zero: bool,
-                 energy: np.ndarray | None = None) -> np.ndarray:
+def cluster_rows(
+    w: np.ndarray, levels: int, per_channel: bool, keep_zero: bool, energy: np.ndarray | None = None
+) -> np.ndarray:
     """``w[rows, cols]`` with each row (or the whole matrix) clustered to ``levels`` values."""
     out = np.array(w, dtype=np.float64)
     a = None if energy is None else np.broadcast_to(energy, w.shape)
@@ -121,11 +125,16 @@ class Cluster(Pass):
     """Cluster each output channel's weights to a few shared values (1-D k-means, deterministic)."""
 
     name: ClassVar[str] = "cluster"
-    levels: int = field(default=16, metadata={"doc": "shared values per channel (2-256; 4 and 16 give 2- "
-                                                     "and 4-bit indices)"})
-    per_channel: bool = field(default=True, metadata={"doc": "one codebook per output channel (else per layer)"})
+    levels: int = field(
+        default=16, metadata={"doc": "shared values per channel (2-256; 4 and 16 give 2- and 4-bit indices)"}
+    )
+    per_channel: bool = field(
+        default=True, metadata={"doc": "one codebook per output channel (else per layer)"}
+    )
     keep_zero: bool = field(default=True, metadata={"doc": "exact zeros stay zero, outside the levels"})
-    weighted: bool = field(default=False, metadata={"doc": "weight the k-means by input energy (calibration)"})
+    weighted: bool = field(
+        default=False, metadata={"doc": "weight the k-means by input energy (calibration)"}
+    )
     keep: tuple[str, ...] = field(default=(), metadata={"doc": "layers left unclustered"})
     depthwise: bool = field(default=True, metadata={"doc": "also cluster depthwise convolutions"})
     calib: str = field(default="", metadata={"doc": "calibration data for weighted: FILE.npz or DIR"})
@@ -148,8 +157,10 @@ class Cluster(Pass):
 
             source = self.calib or ctx.options.get("calibration")
             if source is None:
-                raise EdgeccError("cluster weighted=true needs calibration data: calib=FILE.npz|DIR or the "
-                                  "context option 'calibration'")
+                raise EdgeccError(
+                    "cluster weighted=true needs calibration data: calib=FILE.npz|DIR or the "
+                    "context option 'calibration'"
+                )
             sequential(module, calibration_samples(module, source, self.samples), layers, apply, gram=False)
         else:
             for lay in layers:

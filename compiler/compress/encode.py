@@ -83,7 +83,7 @@ def _channel_layout(shape: tuple[int, ...], axis: int | None) -> tuple[int, int]
     if axis is None or not shape:
         return 1, n
     axis %= len(shape)
-    inner = int(np.prod(shape[axis + 1:])) if axis + 1 < len(shape) else 1
+    inner = int(np.prod(shape[axis + 1 :])) if axis + 1 < len(shape) else 1
     return shape[axis], inner
 
 
@@ -113,7 +113,7 @@ def lut_plan(arr: np.ndarray, axis: int | None, nonzero: bool = False) -> tuple[
 def _pack(index: np.ndarray, bits: int) -> np.ndarray:
     per = 8 // bits
     idx = np.zeros(-(-index.size // per) * per, dtype=np.uint8)
-    idx[:index.size] = index
+    idx[: index.size] = index
     packed = np.zeros(idx.size // per, dtype=np.uint8)
     for k in range(per):
         packed |= (idx[k::per] << (k * bits)).astype(np.uint8)
@@ -140,14 +140,15 @@ def encode_lut(arr: np.ndarray, axis: int | None, sparse: bool = False) -> Encod
     for c in range(channels):
         sel = (chan == c) & keep
         vals, inv = np.unique(flat[sel], return_inverse=True)
-        book[c, :vals.size] = vals
+        book[c, : vals.size] = vals
         index[sel] = inv
     parts = [_raw(book), _pack(index[keep], bits)]
     if sparse:
         parts.insert(0, np.packbits(keep, bitorder="little"))
     data = np.concatenate(parts).astype(np.uint8)
-    return Encoding("sparse_lut" if sparse else "lut", flat.size, flat.dtype.itemsize, data, channels, inner,
-                    levels, bits)
+    return Encoding(
+        "sparse_lut" if sparse else "lut", flat.size, flat.dtype.itemsize, data, channels, inner, levels, bits
+    )
 
 
 def decode(enc: Encoding, dtype) -> np.ndarray:
@@ -166,8 +167,8 @@ def decode(enc: Encoding, dtype) -> np.ndarray:
         start = -(-n // 8)
         keep = np.unpackbits(enc.data[:start], bitorder="little")[:n].astype(bool)
     nb = enc.channels * enc.levels * es
-    book = enc.data[start:start + nb].view(dtype).reshape(enc.channels, enc.levels)
-    idx = _unpack(enc.data[start + nb:], enc.bits, int(keep.sum()))
+    book = enc.data[start : start + nb].view(dtype).reshape(enc.channels, enc.levels)
+    idx = _unpack(enc.data[start + nb :], enc.bits, int(keep.sum()))
     chan = (np.arange(n) // enc.inner) % enc.channels
     out = np.zeros(n, dtype=dtype)
     out[keep] = book[chan[keep], idx]
@@ -182,7 +183,8 @@ def best_encoding(arr: np.ndarray, axis: int | None) -> Encoding | None:
     if n == 0:
         return None
     sizes: list[tuple[int, int, str, int | None]] = [
-        (bitmask_size(n, int(np.count_nonzero(arr)), es), 0, "bitmask", None)]
+        (bitmask_size(n, int(np.count_nonzero(arr)), es), 0, "bitmask", None)
+    ]
     nnz = int(np.count_nonzero(arr))
     for rank, ax in enumerate((axis, None) if axis is not None else (None,)):
         plan = lut_plan(arr, ax)
@@ -201,5 +203,15 @@ def best_encoding(arr: np.ndarray, axis: int | None) -> Encoding | None:
     return enc
 
 
-__all__ = ["BITS", "Encoding", "best_encoding", "bitmask_size", "decode", "encode_bitmask", "encode_lut",
-           "lut_plan", "lut_size", "sparse_lut_size"]
+__all__ = [
+    "BITS",
+    "Encoding",
+    "best_encoding",
+    "bitmask_size",
+    "decode",
+    "encode_bitmask",
+    "encode_lut",
+    "lut_plan",
+    "lut_size",
+    "sparse_lut_size",
+]

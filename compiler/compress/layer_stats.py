@@ -71,8 +71,13 @@ def accumulate(layer: Layer, inputs: list[np.ndarray], gram: bool) -> InputStats
     return InputStats(g, e, n)
 
 
-def sequential(module: Module, samples: list[list[np.ndarray]], layers: list[Layer],
-               visit: Callable[[Layer, InputStats], None], gram: bool = True) -> None:
+def sequential(
+    module: Module,
+    samples: list[list[np.ndarray]],
+    layers: list[Layer],
+    visit: Callable[[Layer, InputStats], None],
+    gram: bool = True,
+) -> None:
     """Run ``samples`` through ``module``, calling ``visit`` at each of ``layers`` (module docstring)."""
     at = {id(lay.op): lay for lay in layers}
     envs = [{id(a): np.asarray(x) for a, x in zip(module.func.arguments, s)} for s in samples]

@@ -77,8 +77,9 @@ def parse_ratios(items: tuple[str, ...], what: str) -> dict[str, float]:
     return out
 
 
-def weight_layers(module: Module, ops: tuple[str, ...] = WEIGHT_OPS, keep: tuple[str, ...] = (),
-                  what: str = "") -> list[Layer]:
+def weight_layers(
+    module: Module, ops: tuple[str, ...] = WEIGHT_OPS, keep: tuple[str, ...] = (), what: str = ""
+) -> list[Layer]:
     """The float layers of ``module`` with a constant weight of their own, in program order.
 
     Layers named in ``keep`` are left out; a quantized model is an error (compress before
@@ -92,8 +93,11 @@ def weight_layers(module: Module, ops: tuple[str, ...] = WEIGHT_OPS, keep: tuple
         if const is None or not const.has_trait("ConstantLike"):
             continue
         if isinstance(w.type.element, QuantizedType):
-            raise EdgeccError(f"{what} works on float weights; '{layer_name(op)}' is already quantized: run "
-                              f"{what} before quantize", op.loc)
+            raise EdgeccError(
+                f"{what} works on float weights; '{layer_name(op)}' is already quantized: run "
+                f"{what} before quantize",
+                op.loc,
+            )
         if len(w.uses) != 1:
             continue  # a weight shared by several layers: changing it for one changes the others
         name = layer_name(op)
@@ -103,8 +107,9 @@ def weight_layers(module: Module, ops: tuple[str, ...] = WEIGHT_OPS, keep: tuple
     names = {lay.name for lay in out}
     unknown = [k for k in keep if k not in names and not any(layer_name(o) == k for o in module.func.body)]
     if unknown:
-        raise EdgeccError(f"{what}: no layer named '{unknown[0]}' (layers: "
-                          f"{', '.join(sorted(names)[:8]) or 'none'})")
+        raise EdgeccError(
+            f"{what}: no layer named '{unknown[0]}' (layers: {', '.join(sorted(names)[:8]) or 'none'})"
+        )
     return out
 
 

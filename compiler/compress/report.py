@@ -58,7 +58,9 @@ def _layer_outputs(module: Module, samples, ops: list[Operation]) -> dict[int, l
         env = {id(a): np.asarray(feeds[k]) for a, k in zip(module.func.arguments, feeds)}
         for op in body:
             if op.name == "func.return":
-                out.setdefault("outputs", []).append([_real(v, env[id(v)], dequantize_array) for v in op.operands])
+                out.setdefault("outputs", []).append(
+                    [_real(v, env[id(v)], dequantize_array) for v in op.operands]
+                )
                 break
             for r, y in zip(op.results, evaluate_op(op, [env[id(v)] for v in op.operands])):
                 env[id(r)] = y
@@ -84,8 +86,11 @@ def _c_layers(cmodel) -> dict:
     """Location -> {"macs", "weight_encoding"} of the MAC layers of a C build."""
     from edgecc.backends.c.generate import layer_encoding, op_macs
 
-    return {op.loc: {"macs": op_macs(op), "weight_encoding": layer_encoding(op)}
-            for op in cmodel.plan.order if op_macs(op) and op.loc is not None}
+    return {
+        op.loc: {"macs": op_macs(op), "weight_encoding": layer_encoding(op)}
+        for op in cmodel.plan.order
+        if op_macs(op) and op.loc is not None
+    }
 
 
 def _layer_rows(before: Module, after: Module, samples, cb: dict, ca: dict):
@@ -101,25 +106,42 @@ def _layer_rows(before: Module, after: Module, samples, cb: dict, ca: dict):
         c_lay = ca.get(op.loc) or {}
         enc = c_lay.get("weight_encoding")
         dense_bytes = w.size * w.dtype.itemsize
-        stored = enc["stored_bytes"] + (dense_bytes - enc["stored_bytes"] - enc["saved_bytes"]) if enc else dense_bytes
+        stored = (
+            enc["stored_bytes"] + (dense_bytes - enc["stored_bytes"] - enc["saved_bytes"])
+            if enc
+            else dense_bytes
+        )
         row = {
-            "layer": name, "op": op.name.split(".", 1)[1],
+            "layer": name,
+            "op": op.name.split(".", 1)[1],
             "channels": [_out_channels(ref) if ref is not None else None, _out_channels(op)],
             "params": [int(_weights(ref).size) if ref is not None else None, int(w.size)],
-            "nonzero": int(np.count_nonzero(w)), "sparsity": float(np.mean(w == 0)) if w.size else 0.0,
-            "levels": _levels(op, w), "bits": 8.0 * stored / max(w.size, 1),
+            "nonzero": int(np.count_nonzero(w)),
+            "sparsity": float(np.mean(w == 0)) if w.size else 0.0,
+            "levels": _levels(op, w),
+            "bits": 8.0 * stored / max(w.size, 1),
             "macs": [(cb.get(ref.loc) or {}).get("macs") if ref is not None else None, c_lay.get("macs")],
             "flash_bytes": [int(_weights(ref).nbytes) if ref is not None else None, int(stored)],
             "encoding": enc["kind"] if enc else "dense",
-            "sqnr_db": _sqnr(outs_b[id(ref)], outs_a[id(op)]) if ref is not None and
-            ref.results[0].type.shape == op.results[0].type.shape else None,
+            "sqnr_db": _sqnr(outs_b[id(ref)], outs_a[id(op)])
+            if ref is not None and ref.results[0].type.shape == op.results[0].type.shape
+            else None,
         }
         rows.append(row)
     return rows, outs_b.get("outputs", []), outs_a.get("outputs", [])
 
 
-def compression_report(before: Module, after: Module, *, calibration, evaluation=None, target: str = "generic",
-                       weights: str = "auto", samples: int = 32, worst: int = 3) -> dict:
+def compression_report(
+    before: Module,
+    after: Module,
+    *,
+    calibration,
+    evaluation=None,
+    target: str = "generic",
+    weights: str = "auto",
+    samples: int = 32,
+    worst: int = 3,
+) -> dict:
     """The report of ``after`` against ``before`` (see the module docstring)."""
     from edgecc.backends.c.generate import build_model
     from edgecc.quant.calibrate import load_calibration
@@ -140,8 +162,11 @@ def compression_report(before: Module, after: Module, *, calibration, evaluation
         "ram_bytes": [c_before["arena_bytes"], c_after["arena_bytes"]],
         "macs": [c_before["macs"], c_after["macs"]],
         "nonzero_macs": _nonzero_macs(layers),
-        "output_sqnr_db": _sqnr(*out0), "top1_agreement": agree,
-        "encoded_layers": c_after["weight_encoding"]["layers"], "target": target, "weights": weights,
+        "output_sqnr_db": _sqnr(*out0),
+        "top1_agreement": agree,
+        "encoded_layers": c_after["weight_encoding"]["layers"],
+        "target": target,
+        "weights": weights,
     }
     if evaluation is not None:
         ev, labels = load_eval(evaluation, before)
@@ -150,11 +175,16 @@ def compression_report(before: Module, after: Module, *, calibration, evaluation
             pa = np.array([np.argmax(o[0]) for o in _layer_outputs(after, ev, [])["outputs"]])
             acc = class_accuracy(labels, pb, pa, worst)
             model["accuracy"] = [acc.float_accuracy, acc.quant_accuracy]
-            model["per_class"] = [{"label": c.label, "count": c.count, "accuracy": [c.float_accuracy, c.quant_accuracy]}
-                                  for c in acc.per_class]
+            model["per_class"] = [
+                {"label": c.label, "count": c.count, "accuracy": [c.float_accuracy, c.quant_accuracy]}
+                for c in acc.per_class
+            ]
             model["worst_classes"] = acc.worst
-    return {"model": str(after.attrs.get("edgecc.source") or after.name or "model"), "layers": layers,
-            "total": model}
+    return {
+        "model": str(after.attrs.get("edgecc.source") or after.name or "model"),
+        "layers": layers,
+        "total": model,
+    }
 
 
 def _nonzero_macs(layers: list[dict]) -> int | None:
@@ -178,30 +208,42 @@ def _pair(p, spec: str = ",") -> str:
 
 def report_markdown(r: dict) -> str:
     t = r["total"]
-    lines = [f"# edgecc compression report: {r['model']}", "",
-             f"- flash (constant data, C build for `{t['target']}`): {_pair(t['flash_bytes'])} B "
-             f"({t['flash_bytes'][1] / max(t['flash_bytes'][0], 1):.1%}); weights {_pair(t['weights_bytes'])} B, "
-             f"{t['encoded_layers']} layers stored encoded (`weights={t['weights']}`)",
-             f"- RAM (arena): {_pair(t['ram_bytes'])} B",
-             f"- MACs: {_pair(t['macs'])} (with a nonzero weight: {_fmt(t['nonzero_macs'])})",
-             f"- output SQNR against the uncompressed model: {_fmt(t['output_sqnr_db'], '.1f')} dB; top-1 "
-             f"agreement {_fmt(t['top1_agreement'], '.1%')}"]
+    lines = [
+        f"# edgecc compression report: {r['model']}",
+        "",
+        f"- flash (constant data, C build for `{t['target']}`): {_pair(t['flash_bytes'])} B "
+        f"({t['flash_bytes'][1] / max(t['flash_bytes'][0], 1):.1%}); weights {_pair(t['weights_bytes'])} B, "
+        f"{t['encoded_layers']} layers stored encoded (`weights={t['weights']}`)",
+        f"- RAM (arena): {_pair(t['ram_bytes'])} B",
+        f"- MACs: {_pair(t['macs'])} (with a nonzero weight: {_fmt(t['nonzero_macs'])})",
+        f"- output SQNR against the uncompressed model: {_fmt(t['output_sqnr_db'], '.1f')} dB; top-1 "
+        f"agreement {_fmt(t['top1_agreement'], '.1%')}",
+    ]
     if "accuracy" in t:
-        lines.append(f"- accuracy: {_pair(t['accuracy'], '.2%')}; classes losing most: "
-                     f"{', '.join(map(str, t['worst_classes'])) or 'none'}")
-    lines += ["", "| layer | op | channels | params | sparsity | levels | bits | MACs | flash B | encoding | SQNR dB |",
-              "|---|---|---|---|---:|---:|---:|---|---|---|---:|"]
+        lines.append(
+            f"- accuracy: {_pair(t['accuracy'], '.2%')}; classes losing most: "
+            f"{', '.join(map(str, t['worst_classes'])) or 'none'}"
+        )
+    lines += [
+        "",
+        "| layer | op | channels | params | sparsity | levels | bits | MACs | flash B | encoding | SQNR dB |",
+        "|---|---|---|---|---:|---:|---:|---|---|---|---:|",
+    ]
     for x in r["layers"]:
-        lines.append(f"| {x['layer']} | {x['op']} | {_pair(x['channels'])} | {_pair(x['params'])} | "
-                     f"{x['sparsity']:.1%} | {x['levels']} | {x['bits']:.2f} | {_pair(x['macs'])} | "
-                     f"{_pair(x['flash_bytes'])} | {x['encoding']} | {_fmt(x['sqnr_db'], '.1f')} |")
+        lines.append(
+            f"| {x['layer']} | {x['op']} | {_pair(x['channels'])} | {_pair(x['params'])} | "
+            f"{x['sparsity']:.1%} | {x['levels']} | {x['bits']:.2f} | {_pair(x['macs'])} | "
+            f"{_pair(x['flash_bytes'])} | {x['encoding']} | {_fmt(x['sqnr_db'], '.1f')} |"
+        )
     if "per_class" in t:
         worst = set(t["worst_classes"])
         lines += ["", "| class | samples | accuracy before | after | change |", "|---:|---:|---:|---:|---:|"]
         for c in t["per_class"]:
             b, a = c["accuracy"]
             flag = " **(loses most)**" if c["label"] in worst else ""
-            lines.append(f"| {c['label']}{flag} | {c['count']} | {b:.1%} | {a:.1%} | {100 * (a - b):+.1f} pts |")
+            lines.append(
+                f"| {c['label']}{flag} | {c['count']} | {b:.1%} | {a:.1%} | {100 * (a - b):+.1f} pts |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -229,8 +271,13 @@ def layers_figure(r: dict, path: Path) -> None:
     a1.bar(idx + 0.2, [x["flash_bytes"][1] for x in r["layers"]], 0.4, label="after")
     a1.set_ylabel("weight flash (B)")
     a1.legend()
-    a2.bar(idx, [x["sqnr_db"] if isinstance(x["sqnr_db"], float) and math.isfinite(x["sqnr_db"]) else 0
-                 for x in r["layers"]])
+    a2.bar(
+        idx,
+        [
+            x["sqnr_db"] if isinstance(x["sqnr_db"], float) and math.isfinite(x["sqnr_db"]) else 0
+            for x in r["layers"]
+        ],
+    )
     a2.set_ylabel("layer output SQNR (dB)")
     a2.set_xticks(idx, names, rotation=45, ha="right", fontsize=7)
     fig.tight_layout()
@@ -238,8 +285,9 @@ def layers_figure(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def pareto_figure(candidates: list[tuple[int, float]], chosen: tuple[int, float], path: Path,
-                  quality: str = "quality") -> None:
+def pareto_figure(
+    candidates: list[tuple[int, float]], chosen: tuple[int, float], path: Path, quality: str = "quality"
+) -> None:
     """Flash bytes against quality of every evaluated candidate, the chosen one marked."""
     import matplotlib
 
@@ -263,7 +311,9 @@ def write_report(r: dict, out_dir, figures: bool = True) -> list[Path]:
     """``compress.json``, ``compress.md`` and, with matplotlib, ``layers.png``; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compress.json").write_text(json.dumps(_clean(r), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out / "compress.json").write_text(
+        json.dumps(_clean(r), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     (out / "compress.md").write_text(report_markdown(r), encoding="utf-8")
     paths = [out / "compress.json", out / "compress.md"]
     if figures:

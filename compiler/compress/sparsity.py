@@ -73,8 +73,9 @@ def prune_mask(score: np.ndarray, ratio: float | None, nm: tuple[int, int] | Non
     return mask
 
 
-def sparsegpt(w: np.ndarray, gram: np.ndarray, ratio: float | None, nm: tuple[int, int] | None,
-              damp: float = 0.01) -> np.ndarray:
+def sparsegpt(
+    w: np.ndarray, gram: np.ndarray, ratio: float | None, nm: tuple[int, int] | None, damp: float = 0.01
+) -> np.ndarray:
     """``w[rows, cols]`` pruned with the OBC/SparseGPT update for Hessian ``gram`` (module docstring)."""
     w = np.array(w, dtype=np.float64)
     h = np.array(gram, dtype=np.float64)
@@ -96,7 +97,7 @@ def sparsegpt(w: np.ndarray, gram: np.ndarray, ratio: float | None, nm: tuple[in
         mask = np.zeros_like(w1, dtype=bool)
         if nm is None:
             k = int(round(ratio * i2)) - int(round(ratio * i1))
-            mask = prune_mask(w1 ** 2 / d ** 2, k / (i2 - i1), None)
+            mask = prune_mask(w1**2 / d**2, k / (i2 - i1), None)
         for i in range(i2 - i1):
             if nm is not None and (i1 + i) % nm[1] == 0:
                 j = min(i + nm[1], i2 - i1)
@@ -118,16 +119,24 @@ class Sparsify(Pass):
 
     name: ClassVar[str] = "sparsify"
     sparsity: float = field(default=0.5, metadata={"doc": "share of each layer's weights set to zero"})
-    pattern: str = field(default="", metadata={"doc": "N:M: keep N of every M consecutive weights (overrides "
-                                                      "sparsity), e.g. 2:4"})
-    method: Literal["magnitude", "activation", "sparsegpt"] = field(default="magnitude", metadata={
-        "doc": "magnitude | activation (|w| x input norm) | sparsegpt (second-order update, calibration)"})
+    pattern: str = field(
+        default="",
+        metadata={"doc": "N:M: keep N of every M consecutive weights (overrides sparsity), e.g. 2:4"},
+    )
+    method: Literal["magnitude", "activation", "sparsegpt"] = field(
+        default="magnitude",
+        metadata={
+            "doc": "magnitude | activation (|w| x input norm) | sparsegpt (second-order update, calibration)"
+        },
+    )
     layers: tuple[str, ...] = field(default=(), metadata={"doc": "per-layer sparsity, NAME:RATIO"})
     keep: tuple[str, ...] = field(default=(), metadata={"doc": "layers left dense"})
     depthwise: bool = field(default=False, metadata={"doc": "also sparsify depthwise convolutions"})
     calib: str = field(default="", metadata={"doc": "calibration data: FILE.npz or DIR of <input>.npy"})
     samples: int = field(default=32, metadata={"doc": "calibration samples used (0: all)"})
-    damp: float = field(default=0.01, metadata={"doc": "sparsegpt: Hessian damping, share of its mean diagonal"})
+    damp: float = field(
+        default=0.01, metadata={"doc": "sparsegpt: Hessian damping, share of its mean diagonal"}
+    )
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         nm = parse_pattern(self.pattern)
@@ -175,8 +184,10 @@ class Sparsify(Pass):
 
             source = self.calib or ctx.options.get("calibration")
             if source is None:
-                raise EdgeccError(f"sparsify method={self.method} needs calibration data: calib=FILE.npz|DIR "
-                                  "or the context option 'calibration'")
+                raise EdgeccError(
+                    f"sparsify method={self.method} needs calibration data: calib=FILE.npz|DIR "
+                    "or the context option 'calibration'"
+                )
             samples = calibration_samples(module, source, self.samples)
             sequential(module, samples, layers, apply, gram=self.method == "sparsegpt")
         ctx.stat("layers", len(layers))

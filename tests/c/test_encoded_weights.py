@@ -16,7 +16,14 @@ import pytest
 from edgecc.backends.c.generate import build_model, emit
 from edgecc.backends.c.verify import build_testbench, random_samples, reference_outputs, run_testbench
 from edgecc.compress.layers import WEIGHT_OPS
-from edgecc.compress.encode import bitmask_size, encode_bitmask, encode_lut, lut_plan, lut_size, sparse_lut_size
+from edgecc.compress.encode import (
+    bitmask_size,
+    encode_bitmask,
+    encode_lut,
+    lut_plan,
+    lut_size,
+    sparse_lut_size,
+)
 from edgecc.passes.manager import PassManager
 
 _h = importlib.util.spec_from_file_location("edgecc_tests_c_helpers", Path(__file__).with_name("helpers.py"))
@@ -29,11 +36,18 @@ pytest.importorskip("sklearn")
 
 # ----------------------------------------------------------------- the decoders themselves
 CASES = [  # (dtype, shape, axis, kind, levels or sparsity)
-    (np.int8, (5, 3, 3, 3), 0, "lut", 2), (np.int8, (7, 13), 0, "lut", 4), (np.int8, (1, 3, 3, 11), 3, "lut", 16),
-    (np.int8, (3, 101), None, "lut", 200), (np.float32, (6, 17), 0, "lut", 3), (np.int8, (9, 37), None, "bitmask", 0.7),
-    (np.float32, (4, 3, 3, 5), None, "bitmask", 0.5), (np.int8, (1, 1), None, "bitmask", 1.0),
-    (np.int8, (6, 3, 3, 7), 0, "sparse_lut", 3), (np.int8, (1, 3, 3, 13), 3, "sparse_lut", 16),
-    (np.float32, (5, 11), 0, "sparse_lut", 2), (np.int8, (3, 50), None, "sparse_lut", 150),
+    (np.int8, (5, 3, 3, 3), 0, "lut", 2),
+    (np.int8, (7, 13), 0, "lut", 4),
+    (np.int8, (1, 3, 3, 11), 3, "lut", 16),
+    (np.int8, (3, 101), None, "lut", 200),
+    (np.float32, (6, 17), 0, "lut", 3),
+    (np.int8, (9, 37), None, "bitmask", 0.7),
+    (np.float32, (4, 3, 3, 5), None, "bitmask", 0.5),
+    (np.int8, (1, 1), None, "bitmask", 1.0),
+    (np.int8, (6, 3, 3, 7), 0, "sparse_lut", 3),
+    (np.int8, (1, 3, 3, 13), 3, "sparse_lut", 16),
+    (np.float32, (5, 11), 0, "sparse_lut", 2),
+    (np.int8, (3, 50), None, "sparse_lut", 150),
 ]
 
 
@@ -45,7 +59,7 @@ def _case(dtype, shape, axis, kind, p, rng):
     channels = shape[axis] if axis is not None else 1
     books = rng.integers(-127, 128, (channels, p)).astype(dtype)
     flat = np.empty(int(np.prod(shape)), dtype=dtype)
-    inner = int(np.prod(shape[axis + 1:])) if axis is not None else flat.size
+    inner = int(np.prod(shape[axis + 1 :])) if axis is not None else flat.size
     for i in range(flat.size):
         flat[i] = books[(i // inner) % channels, rng.integers(p)]
     a = flat.reshape(shape)
@@ -64,13 +78,17 @@ def test_c_decoders_read_the_python_layouts(gcc, tmp_path):
     for k, case in enumerate(CASES):
         a, enc = _case(*case, rng)
         data = ", ".join(c_ints(enc.data, "uint8_t"))
-        body.append(f"    {{ static const uint8_t src[{enc.nbytes}] = {{{data}}}; static uint8_t dst[{a.nbytes}];")
+        body.append(
+            f"    {{ static const uint8_t src[{enc.nbytes}] = {{{data}}}; static uint8_t dst[{a.nbytes}];"
+        )
         if enc.kind == "bitmask":
             body.append(f"      edgecc_decode_bitmask(src, {enc.count}u, {enc.elem_size}u, dst);")
         else:
-            body.append(f"      static const edgecc_lut_params_t p = {{{enc.count}u, {enc.elem_size}u, "
-                        f"{enc.channels}u, {enc.inner}u, {enc.levels}u, {enc.bits}u}};\n"
-                        f"      edgecc_decode_{enc.kind}(&p, src, dst);")
+            body.append(
+                f"      static const edgecc_lut_params_t p = {{{enc.count}u, {enc.elem_size}u, "
+                f"{enc.channels}u, {enc.inner}u, {enc.levels}u, {enc.bits}u}};\n"
+                f"      edgecc_decode_{enc.kind}(&p, src, dst);"
+            )
         body.append("      fwrite(dst, 1, sizeof dst, stdout); }")
         expected += a.tobytes()
         nnz = int(np.count_nonzero(a))
@@ -79,15 +97,35 @@ def test_c_decoders_read_the_python_layouts(gcc, tmp_path):
         else:
             c, _, levels, bits = lut_plan(a, case[2], nonzero=enc.kind == "sparse_lut")
             assert (c, levels, bits) == (enc.channels, enc.levels, enc.bits)
-            size = (lut_size(a.size, c, levels, bits, a.itemsize) if enc.kind == "lut"
-                    else sparse_lut_size(a.size, nnz, c, levels, bits, a.itemsize))
+            size = (
+                lut_size(a.size, c, levels, bits, a.itemsize)
+                if enc.kind == "lut"
+                else sparse_lut_size(a.size, nnz, c, levels, bits, a.itemsize)
+            )
         assert enc.nbytes == size, case
     src = tmp_path / "main.c"
-    src.write_text('#include <stdio.h>\n#include "edgecc/kernels.h"\nint main(void)\n{\n' + "\n".join(body)
-                   + "\n    return 0;\n}\n")
+    src.write_text(
+        '#include <stdio.h>\n#include "edgecc/kernels.h"\nint main(void)\n{\n'
+        + "\n".join(body)
+        + "\n    return 0;\n}\n"
+    )
     exe = tmp_path / "decode"
-    subprocess.run([gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-I", str(tmp_path / "edgecc" / "include"),
-                    str(src), str(tmp_path / "edgecc" / "src" / "decode.c"), "-o", str(exe)], check=True)
+    subprocess.run(
+        [
+            gcc,
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-I",
+            str(tmp_path / "edgecc" / "include"),
+            str(src),
+            str(tmp_path / "edgecc" / "src" / "decode.c"),
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     assert subprocess.run([str(exe)], capture_output=True, check=True).stdout == expected
 
 
@@ -118,8 +156,11 @@ def _expected_saving(module, report) -> int:
         enc = lay["weight_encoding"]
         if not enc:
             continue
-        ws = [np.asarray(o.operands[1].defining_op().attr("value").array) for o in module.func.body
-              if o.name in WEIGHT_OPS]
+        ws = [
+            np.asarray(o.operands[1].defining_op().attr("value").array)
+            for o in module.func.body
+            if o.name in WEIGHT_OPS
+        ]
         (w,) = [w for w in ws if w.nbytes == enc["dense_bytes"]]  # the digits layers differ in size
         n, es = w.size, w.dtype.itemsize
         nnz = int(np.count_nonzero(w))
@@ -153,12 +194,15 @@ def test_encoded_build_saves_the_exact_figure_and_stays_bit_exact(digits, name, 
     enc = build_model(module, weights="encoded").report
     by_macs = {lay["macs"]: lay["weight_encoding"] for lay in enc["layers"] if lay["macs"]}
     assert by_macs[1280] is not None  # the fc (1,280 weights) shrinks; the 72-weight conv only when
-    if name == "clustered":           # its codebooks and parameters cost less than 72 B: not with 4 levels
+    if name == "clustered":  # its codebooks and parameters cost less than 72 B: not with 4 levels
         assert by_macs[64 * 72] is None
     saved = _expected_saving(module, enc)
     assert saved > 0 and saved == enc["weight_encoding"]["saved_bytes"]
     assert dense["flash_data_bytes"] - enc["flash_data_bytes"] == saved
-    assert by_macs[1280]["kind"] == {"sparse": "bitmask", "clustered": "lut", "sparse-clustered": "sparse_lut"}[name]
+    assert (
+        by_macs[1280]["kind"]
+        == {"sparse": "bitmask", "clustered": "lut", "sparse-clustered": "sparse_lut"}[name]
+    )
     samples = random_samples(module, 4, seed=1)
     got_dense = _run(module, tmp_path / "dense", "generic", "dense", samples)
     got_enc = _run(module, tmp_path / "enc", "generic", "encoded", samples)
@@ -188,9 +232,13 @@ def test_float_model_stores_8_bit_indices_to_float_codebooks(digits, tmp_path):
     module = _compressed(digits, "cluster{levels=256 per-channel=false}", scheme=None)
     dense = build_model(module, weights="dense").report
     enc = build_model(module, weights="encoded").report
-    fc = next(lay["weight_encoding"] for lay in enc["layers"] if lay["weight_encoding"] and lay["macs"] == 1280)
+    fc = next(
+        lay["weight_encoding"] for lay in enc["layers"] if lay["weight_encoding"] and lay["macs"] == 1280
+    )
     assert fc["kind"] == "lut" and fc["bits"] == 8
-    assert dense["flash_data_bytes"] - enc["flash_data_bytes"] == _expected_saving(module, enc) > 3 * 1280 // 2
+    assert (
+        dense["flash_data_bytes"] - enc["flash_data_bytes"] == _expected_saving(module, enc) > 3 * 1280 // 2
+    )
     samples = random_samples(module, 3, seed=2)
     a = _run(module, tmp_path / "dense", "generic", "dense", samples)
     b = _run(module, tmp_path / "enc", "generic", "encoded", samples)
@@ -206,6 +254,8 @@ def test_cmsis_nn_reads_decoded_weights_bit_exact(digits, memory, tmp_path):
     assert "cmsis-nn" in r["libraries"] and r["weight_encoding"]["layers"] >= 1
     samples = random_samples(module, 4, seed=3)
     emit(module, tmp_path, target="cortex-m4", weights="encoded", memory=memory)
-    got = run_testbench(build_testbench(tmp_path, cmsis_nn=Path(os.environ["EDGECC_CMSIS_NN"])), module, samples)
+    got = run_testbench(
+        build_testbench(tmp_path, cmsis_nn=Path(os.environ["EDGECC_CMSIS_NN"])), module, samples
+    )
     want = reference_outputs(module, samples)
     assert all(np.array_equal(g[0], w[0]) for g, w in zip(got, want))

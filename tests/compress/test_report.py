@@ -36,7 +36,11 @@ def report():
         quantize_module(m, QuantizeConfig(scheme="int8"), calib)
         mods.append(m)
     ev = {"x": test[0][:, None], "y": test[1]}
-    return compression_report(mods[0], mods[1], calibration=calib, evaluation=ev, weights="encoded"), mods, test
+    return (
+        compression_report(mods[0], mods[1], calibration=calib, evaluation=ev, weights="encoded"),
+        mods,
+        test,
+    )
 
 
 def test_totals_are_the_c_builds_figures(report):
@@ -48,8 +52,10 @@ def test_totals_are_the_c_builds_figures(report):
     assert t["ram_bytes"] == [b["arena_bytes"], a["arena_bytes"]]
     assert t["flash_bytes"][1] < 0.55 * t["flash_bytes"][0]
     # the per-layer flash drop adds up to the model's (biases and parameters unchanged)
-    assert sum(x["flash_bytes"][0] - x["flash_bytes"][1] for x in r["layers"]) == \
-        t["flash_bytes"][0] - t["flash_bytes"][1]
+    assert (
+        sum(x["flash_bytes"][0] - x["flash_bytes"][1] for x in r["layers"])
+        == t["flash_bytes"][0] - t["flash_bytes"][1]
+    )
     fc = next(x for x in r["layers"] if x["op"] == "fully_connected")
     # 2:4 + 3 levels: mask (1 bit) + 2-bit index per nonzero (1 bit) + codebooks and parameters
     assert fc["encoding"] == "sparse_lut" and fc["levels"] == 4 and fc["sparsity"] == 0.5 and fc["bits"] < 2.5
@@ -62,8 +68,10 @@ def test_per_class_accuracy_flags_the_largest_drops(report):
     from edgecc.interp.reference import run
 
     t = r["total"]
-    pred = {k: np.array([run(m, [x[None, None]])[0].argmax() for x in test[0]]) for k, m in
-            (("b", before), ("a", after))}
+    pred = {
+        k: np.array([run(m, [x[None, None]])[0].argmax() for x in test[0]])
+        for k, m in (("b", before), ("a", after))
+    }
     assert t["accuracy"] == pytest.approx([np.mean(pred["b"] == test[1]), np.mean(pred["a"] == test[1])])
     drops = {c["label"]: c["accuracy"][1] - c["accuracy"][0] for c in t["per_class"]}
     losing = sorted((d, k) for k, d in drops.items() if d < 0)[:3]

@@ -11,8 +11,15 @@ import numpy as np
 import pytest
 
 from edgecc.compress.cluster import cluster_rows, kmeans_1d
-from edgecc.compress.encode import (best_encoding, bitmask_size, decode, encode_bitmask, encode_lut, lut_size,
-                                    sparse_lut_size)
+from edgecc.compress.encode import (
+    best_encoding,
+    bitmask_size,
+    decode,
+    encode_bitmask,
+    encode_lut,
+    lut_size,
+    sparse_lut_size,
+)
 from edgecc.compress.sparsity import prune_mask, sparsegpt
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.passes.manager import PassManager
@@ -54,7 +61,7 @@ def test_sparsegpt_beats_activation_beats_magnitude_on_the_layer_output(ratio, n
         return float(np.sum((x @ (w - wq).T) ** 2))
 
     mag = np.where(prune_mask(np.abs(w), ratio, nm), 0, w)
-    act = np.where(prune_mask(np.abs(w) * np.sqrt((x ** 2).sum(0)), ratio, nm), 0, w)
+    act = np.where(prune_mask(np.abs(w) * np.sqrt((x**2).sum(0)), ratio, nm), 0, w)
     gpt = sparsegpt(w, x.T @ x, ratio, nm)
     assert np.mean(gpt == 0) == pytest.approx(np.mean(mag == 0))
     assert err(gpt) < 0.8 * err(act) and err(act) < 0.8 * err(mag), (err(gpt), err(act), err(mag))
@@ -68,8 +75,11 @@ def test_kmeans_1d_is_as_good_as_sklearn_and_deterministic(k, dist):
 
     rng = np.random.default_rng(2)
     n = 700
-    x = {"normal": rng.standard_normal(n), "laplace": rng.laplace(size=n),
-         "mixture": np.concatenate([rng.normal(-2, 0.3, n // 2), rng.normal(1, 0.1, n // 2), [9.0]])}[dist]
+    x = {
+        "normal": rng.standard_normal(n),
+        "laplace": rng.laplace(size=n),
+        "mixture": np.concatenate([rng.normal(-2, 0.3, n // 2), rng.normal(1, 0.1, n // 2), [9.0]]),
+    }[dist]
     c, lab = kmeans_1d(x, k)
     ours = float(np.sum((x - c[lab]) ** 2))
     ref = KMeans(k, n_init=10, random_state=0).fit(x[:, None]).inertia_
@@ -107,7 +117,9 @@ def test_encodings_round_trip_and_pick_the_smallest():
             s = np.where(rng.random(shape) < 0.5, 0, b).astype(np.int8)
             e = encode_lut(s, axis, sparse=True)
             assert np.array_equal(decode(e, np.int8), s.reshape(-1))
-            assert e.nbytes == sparse_lut_size(s.size, int(np.count_nonzero(s)), e.channels, e.levels, e.bits, 1)
+            assert e.nbytes == sparse_lut_size(
+                s.size, int(np.count_nonzero(s)), e.channels, e.levels, e.bits, 1
+            )
         best = best_encoding(b, 0)
         assert best is None or best.nbytes < b.size
     dense = rng.integers(-127, 128, (8, 64)).astype(np.int8)

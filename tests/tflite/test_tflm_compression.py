@@ -42,9 +42,15 @@ def test_tflm_runs_an_edgecc_clustered_model_lut_compressed_bit_exact():
     quantize_module(m, QuantizeConfig(scheme="int8", io="int"), calib)
     dense = to_bytes(m)
     tensors = model_editor.read(dense).subgraphs[0].tensors
-    specs = [spec.Tensor(subgraph=0, tensor=i, compression=[
-        spec.LookUpTableCompression(index_bitwidth=2, mode=spec.PerChannel(axis=0))])
-        for i, t in enumerate(tensors) if t.array is not None and t.array.ndim >= 2 and t.array.dtype == np.int8]
+    specs = [
+        spec.Tensor(
+            subgraph=0,
+            tensor=i,
+            compression=[spec.LookUpTableCompression(index_bitwidth=2, mode=spec.PerChannel(axis=0))],
+        )
+        for i, t in enumerate(tensors)
+        if t.array is not None and t.array.ndim >= 2 and t.array.dtype == np.int8
+    ]
     assert len(specs) == 2  # conv and fc weights
     small = bytes(compress.compress(dense, specs))
     assert len(small) < len(dense)  # measured: 4,144 -> 3,888 B (DECODE ops and ancillary tensors cost some)
