@@ -259,3 +259,27 @@ def test_cmsis_nn_reads_decoded_weights_bit_exact(digits, memory, tmp_path):
     )
     want = reference_outputs(module, samples)
     assert all(np.array_equal(g[0], w[0]) for g, w in zip(got, want))
+
+
+def test_main_command_compresses_and_encodes_the_bundled_example(tmp_path):
+    """`edgecc MODEL --calib C --passes "...,sparsify{...},cluster{...}" --weights encoded`."""
+    import json
+    import subprocess
+    import sys
+
+    from edgecc.examples import __file__ as examples
+    from edgecc.passes.registry import DEFAULT_PIPELINE
+
+    d = Path(examples).parent
+    passes = DEFAULT_PIPELINE + ",sparsify{pattern=2:4 method=sparsegpt samples=8},cluster{levels=4}"
+    args = [d / "kws_dscnn.onnx", "-t", "generic", "-o", tmp_path / "out", "--calib", d / "kws_calib.npz",
+            "--passes", passes, "--weights", "encoded", "-q"]
+    proc = subprocess.run([sys.executable, "-m", "edgecc", *map(str, args)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads((tmp_path / "out" / "report.json").read_text())
+    we = r["weight_encoding"]
+    assert we["mode"] == "encoded" and we["layers"] >= 6
+    assert we["saved_bytes"] == sum(lay["weight_encoding"]["saved_bytes"] for lay in r["layers"]
+                                    if lay["weight_encoding"])
+    assert r["flash_data_bytes"] < 0.6 * 32156  # the dense int8 build: 32,156 B
+    assert "edgecc_decode_" in (tmp_path / "out" / "model.c").read_text()
