@@ -160,9 +160,52 @@ class Emitter:
         self.weight_of[v] = w
         return w
 
+    def encoded_weight(self, v: Value, enc) -> Weight:
+        """The flash array of constant ``v`` stored as ``enc`` (``edgecc.compress.encode``): bytes."""
+        key = (self._constant(v).attr("value").digest, "encoded", enc.kind, enc.channels, enc.inner)
+        w = self.weights.get(key)
+        if w is None:
+            label = v.name_hint or (v.defining_op().loc.name if v.defining_op().loc else "") or ""
+            detail = ("bitmask + nonzeros" if enc.kind == "bitmask" else
+                      f"{'bitmask + ' if enc.kind == 'sparse_lut' else ''}{enc.levels} levels x "
+                      f"{enc.channels} codebooks, {enc.bits}-bit indices")
+            w = Weight(f"{self.P}_w{len(self.weights)}", "uint8_t", enc.nbytes, enc.nbytes,
+                       wrap(c_ints(enc.data, "uint8_t")),
+                       c_comment(f"{label} {v.type} encoded: {detail}, {enc.nbytes} of {enc.dense_bytes} B"))
+            self.weights[key] = w
+        return w
+
+    def decodes(self, v: Value) -> bool:
+        """True when the op being emitted reads constant ``v`` decoded into its scratch."""
+        from edgecc.backends.c.encoding import ENCODED_ATTR
+
+        op = self._current
+        return op is not None and bool(op.attrs.get(ENCODED_ATTR)) and len(op.operands) > 1 \
+            and op.operands[1] is v
+
+    def decode_statements(self, op: Operation) -> list[str]:
+        """The call that decodes ``op``'s encoded weight into the front of its scratch (or nothing)."""
+        from edgecc.backends.c.encoding import encoding_of
+
+        enc = encoding_of(op)
+        if enc is None:
+            return []
+        v = op.operands[1]
+        src = self.encoded_weight(v, enc).symbol
+        dst = f"(void *)(arena + {self.plan.scratch_offset(op)})"
+        if enc.kind == "bitmask":
+            return [f"edgecc_decode_bitmask({src}, {enc.count}u, {enc.elem_size}u, {dst});"]
+        p = self.params("edgecc_lut_params_t", [
+            ("count", enc.count), ("elem_size", enc.elem_size), ("channels", enc.channels),
+            ("inner", enc.inner), ("levels", enc.levels), ("bits", enc.bits)])
+        return [f"edgecc_decode_{enc.kind}({p}, {src}, {dst});"]
+
     def ptr(self, v: Value, typed: bool = True) -> str:
         """C expression of the data pointer of ``v`` (arena slice or weight array)."""
         if self._constant(v) is not None:
+            if self.decodes(v):
+                off = self.plan.scratch_offset(self._current)
+                return f"({self.ctype(v)} *)(arena + {off})" if typed else f"arena + {off}"
             return self.weight(v).symbol
         off = self.plan.offset(v)
         if not typed:
@@ -176,7 +219,13 @@ class Emitter:
         return f"({self.P}_state + {layout(self.module)[0][name]}u)"
 
     def scratch(self, op: Operation | None = None) -> str:
-        off = self.plan.scratch_offset(op or self._current)
+        """The op's kernel scratch: its planned scratch buffer after any decoded weights."""
+        from edgecc.backends.c.encoding import DECODE_BYTES_ATTR
+
+        op = op or self._current
+        off = self.plan.scratch_offset(op)
+        if off is not None:
+            off += int(op.attrs.get(DECODE_BYTES_ATTR, 0) or 0)
         return "NULL" if off is None else f"(void *)(arena + {off})"
 
     # -- constant data -----------------------------------------------------------
@@ -238,7 +287,7 @@ class Emitter:
             comment = f"/* {i}: {op.name}{(' ' + _comment_safe(loc)) if loc else ''} ({shapes} -> {outs}){note} */"
             lines.append("    " + comment)
             lines.append(f"    EDGECC_PROFILE_BEGIN({i});")  # no-ops unless built with -DEDGECC_PROFILE
-            for stmt in op.emit(self):
+            for stmt in self.decode_statements(op) + op.emit(self):
                 lines.append("    " + stmt)
             lines.append(f"    EDGECC_PROFILE_END({i});")
         self._current = None

@@ -110,8 +110,16 @@ def lower_and_plan(module: Module, core, kernels: str | None = None, memory: str
 
 def build_model(module: Module, *, target="generic", prefix: str = "model", arena: str = "static",
                 kernels: str | None = None, testbench: bool = True, memory: str = "auto",
-                ram_budget: int | None = None) -> CModel:
-    """Lower ``module``, plan its arena and render every file (nothing written)."""
+                ram_budget: int | None = None, weights: str = "auto") -> CModel:
+    """Lower ``module``, plan its arena and render every file (nothing written).
+
+    ``weights`` stores sparse or clustered weights encoded ("auto", "encoded") or never
+    ("dense"); see ``edgecc.backends.c.encoding``.
+    """
+    from edgecc.backends.c.encoding import choose_encodings
+
+    weights_mode = weights
+
     from edgecc.targets import core as get_core
 
     check_prefix(prefix)
@@ -122,6 +130,8 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
 
     check_c_ranges(module)  # before lowering precomputes anything from an unwritable value
     lowered, plan, choice = lower_and_plan(module, core, kernels, memory, ram_budget)
+    dense_arena = plan.arena_size
+    plan = choose_encodings(lowered, plan, core, weights_mode, ram_budget)
     plan.check()
     check_c_ranges(module, lowered, plan, core)
     P, PU = prefix, prefix.upper()
@@ -279,7 +289,26 @@ def build_model(module: Module, *, target="generic", prefix: str = "model", aren
             arena_setup=setup)
     report = _report(module, lowered, plan, core, P, e, flash_data, weights_bytes, macs, arena, libraries,
                      memory, choice)
+    report["weight_encoding"] = _encoding_summary(report, weights_mode, dense_arena)
     return CModel(lowered, plan, files_, report, P, core)
+
+
+def layer_encoding(op) -> dict | None:
+    from edgecc.backends.c.encoding import encoding_of, flash_saved
+
+    enc = encoding_of(op)
+    if enc is None:
+        return None
+    return {"kind": enc.kind, "dense_bytes": enc.dense_bytes, "stored_bytes": enc.nbytes,
+            "saved_bytes": flash_saved(enc), "levels": enc.levels, "bits": enc.bits,
+            "codebooks": 0 if enc.kind == "bitmask" else enc.channels}
+
+
+def _encoding_summary(report: dict, weights: str, dense_arena: int) -> dict:
+    encoded = [lay for lay in report["layers"] if lay["weight_encoding"]]
+    return {"mode": weights, "layers": len(encoded),
+            "saved_bytes": sum(lay["weight_encoding"]["saved_bytes"] for lay in encoded),
+            "dense_arena_bytes": dense_arena}
 
 
 def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, macs, arena, libraries,
@@ -288,6 +317,11 @@ def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, m
     from edgecc.backends.c.report import io_entry, layer_rows
 
     layers = layer_rows(plan, core, choice, op_macs, estimate)
+    from edgecc.backends.c.encoding import c_scratch
+
+    for lay, op in zip(layers, plan.order):
+        lay["scratch_bytes"] = c_scratch(op)
+        lay["weight_encoding"] = layer_encoding(op)
     kernels: dict[str, int] = {}
     for op in plan.order:
         kernels[op.kernel_name(plan)] = kernels.get(op.kernel_name(plan), 0) + 1
@@ -346,7 +380,7 @@ def copy_runtime(dest: Path) -> list[Path]:
 
 def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
          emit=("c", "report", "testbench"), arena: str = "static", kernels: str | None = None,
-         memory: str = "auto", ram_budget: int | None = None) -> list[Path]:
+         memory: str = "auto", ram_budget: int | None = None, weights: str = "auto") -> list[Path]:
     """Write the C project of ``module`` into ``out_dir``; returns the written files (sorted).
 
     ``emit`` selects artifacts among "c", "report", "testbench"; ``arena`` is
@@ -354,6 +388,7 @@ def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
     called); ``kernels`` overrides the core's kernel library ("portable"); ``memory`` trades
     CMSIS-NN speed for RAM on Cortex-M targets ("auto", "ram", "speed"; see ``lower_and_plan``);
     ``ram_budget`` (bytes) makes ``auto`` take the fastest plan whose arena fits it.
+    ``weights`` stores sparse or clustered weights encoded ("auto", "encoded", "dense").
     """
     wanted = tuple(emit)
     for w in wanted:
@@ -362,7 +397,7 @@ def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     m = build_model(module, target=target, prefix=prefix, arena=arena, kernels=kernels,
-                    testbench="testbench" in wanted, memory=memory, ram_budget=ram_budget)
+                    testbench="testbench" in wanted, memory=memory, ram_budget=ram_budget, weights=weights)
     written: list[Path] = []
     if "c" in wanted or "testbench" in wanted:
         for name, text in m.files.items():
@@ -379,5 +414,5 @@ def emit(module: Module, out_dir, *, target="generic", prefix: str = "model",
     return sorted(written)
 
 
-__all__ = ["CModel", "EMITS", "build_model", "check_prefix", "copy_runtime", "emit", "op_macs",
-           "report_markdown", "runtime_dir", "write_report"]
+__all__ = ["CModel", "EMITS", "build_model", "check_prefix", "copy_runtime", "emit", "layer_encoding",
+           "op_macs", "report_markdown", "runtime_dir", "write_report"]

@@ -101,6 +101,11 @@ def report_markdown(r: dict) -> str:
              f"- constant data in flash: {r['flash_data_bytes']:,} B (weights {r['weights_bytes']:,} B, "
              f"kernel parameters {r['param_bytes']:,} B)",
              f"- MACs: {r['macs']:,} in {r['kernel_calls']} kernel calls"]
+    we = r.get("weight_encoding")
+    if we and we["layers"]:
+        lines.append(f"- encoded weights (`{we['mode']}`): {we['layers']} layers, {we['saved_bytes']:,} B "
+                     f"of flash saved, decoded into scratch (arena {we['dense_arena_bytes']:,} B with dense "
+                     "weights)")
     if r.get("state_bytes"):
         names = ", ".join(f"`{s['name']}` {s['bytes']:,} B" for s in r["states"])
         lines.append(f"- persistent state outside the arena: {r['state_bytes']:,} B ({names})")

@@ -240,7 +240,7 @@ def verify(module: Module, *, target="generic", inputs: int = 5, seed: int = 0,
            samples: list[list[np.ndarray]] | None = None, rtol: float = 1e-5, sanitize: bool = False,
            cc: str | None = None, workdir: Path | None = None, prefix: str = "model",
            kernels: str | None = None, runtime_lib: Path | None = None, arena: str = "static",
-           memory: str = "auto") -> VerifyResult:
+           memory: str = "auto", weights: str = "auto") -> VerifyResult:
     """Emit, build on the host, run ``inputs`` random samples and compare (see the module docstring)."""
     from edgecc.backends.c.generate import emit
     from edgecc.targets import core as get_core
@@ -251,7 +251,8 @@ def verify(module: Module, *, target="generic", inputs: int = 5, seed: int = 0,
         tmp = tempfile.mkdtemp(prefix="edgecc-verify-")
         workdir = Path(tmp)
     try:
-        emit(module, workdir, target=core, prefix=prefix, arena=arena, kernels=kernels, memory=memory)
+        emit(module, workdir, target=core, prefix=prefix, arena=arena, kernels=kernels, memory=memory,
+             weights=weights)
         import json
 
         report = json.loads((Path(workdir) / "report.json").read_text())

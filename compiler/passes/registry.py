@@ -29,6 +29,8 @@ PASSES: dict[str, str] = {
     "mixed-precision": "edgecc.transforms.mixed_precision:MixedPrecision",
     "prune": "edgecc.compress.prune:Prune",
     "lowrank": "edgecc.compress.lowrank:LowRank",
+    "sparsify": "edgecc.compress.sparsity:Sparsify",
+    "cluster": "edgecc.compress.cluster:Cluster",
 }
 
 #: the optimisation pipeline run after import (CLI, frontend, backend-suite adapter)

@@ -179,7 +179,7 @@ def build_pipeline(passes: str, quantize: str, calib: Path | None, io: str, verb
     from edgecc.passes.manager import PassManager
 
     # compression passes in the pipeline (prune, lowrank, ...) read --calib as the context option
-    options = {"calibration": str(calib)} if calib else None
+    options = {"calibration": str(calib)} if calib else {}
     pm = PassManager.parse(passes, timing=verbose, options=options)
     if quantize in ("int8", "int16x8", "int8-w4"):
         from edgecc.transforms.quantize import Quantize
@@ -239,6 +239,10 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
                    "--memory auto takes the fastest plan that fits it.")
 @click.option("--kernels", default=None, type=click.Choice(("portable", "cmsis-nn")),
               help="C: override the core's kernel library.")
+@click.option("--weights", "weight_storage", default="auto", show_default=True,
+              type=click.Choice(("auto", "dense", "encoded")),
+              help="C: store sparse/clustered weights encoded, decoded per layer into the arena "
+                   "(auto: where it saves flash without growing the arena).")
 @click.option("--code-size", is_flag=True, help="C: measure .text/.rodata/.bss with arm-none-eabi-gcc.")
 @click.option("--depfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a Make/Ninja depfile (outputs depend on the model, calibration data, edgecc).")
@@ -257,8 +261,8 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
 def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, state_pairs, prefix,
-                    arena, memory, ram_budget, kernels, code_size, depfile, passes, flash_budget, evaluation,
-                    max_accuracy_drop, min_sqnr, quiet, verbose):
+                    arena, memory, ram_budget, kernels, weight_storage, code_size, depfile, passes, flash_budget,
+                    evaluation, max_accuracy_drop, min_sqnr, quiet, verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     from edgecc.targets import resolve
 
@@ -298,7 +302,8 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         click.echo(f"pipeline: {pipeline_text}", err=True)
     pm.run(module)
     job = Job(model, core.name, out, pipeline_text, scheme, prefix, board, emits,
-              dict(arena=arena, memory=memory, kernels=kernels, ram_budget=budget), extra_code_size=code_size,
+              dict(arena=arena, memory=memory, kernels=kernels, ram_budget=budget, weights=weight_storage),
+              extra_code_size=code_size,
               resizable=bool(shapes))
     with staged_output(out) as tmp:
         done: set = set()

@@ -167,7 +167,7 @@ def test_split_pipeline_keeps_raw_options():
 
 @pytest.mark.parametrize("text, message", [
     ("canonicalise", r"^error: unknown pass 'canonicalise' \(did you mean 'canonicalize'\?\); "
-                     r"registered passes: .*canonicalize, cse, dce"),
+                     r"registered passes: .*canonicalize, cluster, cse, dce"),
     ("cse{x=1}", r"pass 'cse' has no option 'x'; it takes no options"),
     ("test-typed{colour=red}", r"pass 'test-typed' has no option 'colour'; its options are: flag, count, "
                                r"ratio, label, scheme, layers, per-channel"),

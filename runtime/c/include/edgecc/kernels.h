@@ -141,6 +141,20 @@ typedef struct {
 void edgecc_copy_nd(const edgecc_copy_params_t *p, const void *input, void *output);
 void edgecc_copy(const void *input, void *output, size_t bytes);
 
+/* encoded constant weights, decoded into arena scratch before the layer's kernel (decode.c) */
+typedef struct {
+    uint32_t count;     /* elements */
+    uint32_t elem_size; /* bytes per element */
+    uint32_t channels;  /* codebooks */
+    uint32_t inner;     /* consecutive elements per codebook */
+    uint32_t levels;    /* entries per codebook */
+    uint32_t bits;      /* index width: 1, 2, 4 or 8 */
+} edgecc_lut_params_t;
+
+void edgecc_decode_bitmask(const uint8_t *src, uint32_t count, uint32_t elem_size, void *dst);
+void edgecc_decode_lut(const edgecc_lut_params_t *p, const uint8_t *src, void *dst);
+void edgecc_decode_sparse_lut(const edgecc_lut_params_t *p, const uint8_t *src, void *dst);
+
 typedef enum { EDGECC_PAD_CONSTANT = 0, EDGECC_PAD_REFLECT, EDGECC_PAD_EDGE } edgecc_pad_mode_t;
 
 typedef struct {
