@@ -37,7 +37,6 @@ def test_tutorial_has_the_documented_steps():
         assert step in cmds, step
 
 
-@pytest.mark.slow
 def test_every_tutorial_command_runs(tmp_path):
     shutil.copytree(REPO / "compiler" / "examples", tmp_path / "compiler" / "examples",
                     ignore=shutil.ignore_patterns("__pycache__", "*.py"))
