@@ -45,6 +45,8 @@ class Node:
     residual: Value | None = None
     res_first: bool = True
     fused: list[Operation] = field(default_factory=list)
+    #: an elementwise chain (``fusion.plan_chains``): the member nodes, first to last
+    chain: list[Node] = field(default_factory=list)
 
 
 class Lowering:
@@ -126,7 +128,8 @@ def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = Tru
     arena planned by ``edgecc.analysis.memory`` (else one buffer per value).
     ``fuse``: backend epilogue fusion (clamp, residual add). ``fast_calls``: call
     compiled entry points directly after the warm-up run. ``program``: run the schedule as
-    generated Numba functions over one buffer blob (``program.py``; implies fast calls),
+    one generated Numba function over one buffer blob (``program.py``; not with
+    ``fast_calls=False``, which keeps Numba's type dispatch per step),
     cached on disk by content hash.
     """
     from edgecc.backends.numba import fusion, ops
@@ -160,7 +163,7 @@ def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = Tru
     host = HostModule(inputs, outputs, L.steps, [L.buffers[a] for a in func.arguments],
                       [L.buffers[v] for v in outs], L.fallbacks, arena,
                       arena + L.held_bytes, module.name)
-    if program:
+    if program and fast_calls:
         host.bind_program()  # compiles (or loads) the program, running it once
     else:
         host.run([np.zeros(s.shape, s.dtype) for s in inputs])  # compile (or load) every kernel now
@@ -237,6 +240,11 @@ def _lower_node(L: Lowering, node: Node, lowerings) -> None:
     if node.residual is not None:
         ins = ins + [L.buffers[node.residual]]
         consts = consts + [False]
+    if node.chain:
+        from edgecc.backends.numba.ops import elementwise_chain
+
+        elementwise_chain(L, node, ins, outs)
+        return
     if _quantized(op):
         from edgecc.backends.numba.qops import QLOWERINGS
 
