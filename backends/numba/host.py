@@ -63,10 +63,44 @@ class HostModule:
     module_name: str | None = None
     #: seconds spent compiling (lowering + Numba compile or cache load)
     compile_seconds: float = 0.0
+    #: (steps run inside the compiled program, steps called from Python) once ``bind_program`` ran
+    program_stats: tuple[int, int] | None = None
     _calls: list = field(default_factory=list, repr=False)
+    _call_steps: list = field(default_factory=list, repr=False)
+    _program_fns: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self._calls = [(s.fn, s.args) for s in self.steps]
+        self._call_steps = [[k] for k in range(len(self.steps))]
+
+    def bind_program(self) -> None:
+        """Run the schedule through one generated Numba function over one buffer blob (``program.py``).
+
+        Moves every buffer into the blob (the steps' arguments and the I/O buffers become views of
+        it), encodes the kernel steps as a table, compiles or loads the program and runs it once.
+        Runs of kernel steps are one call each; other steps stay Python calls between them.
+        """
+        from edgecc.backends.numba import program
+
+        blob, remap = program.pack([s.args for s in self.steps], self.input_buffers + self.output_buffers)
+        for s in self.steps:
+            s.args = remap(s.args)
+        self.input_buffers = remap(self.input_buffers)
+        self.output_buffers = remap(self.output_buffers)
+        source, code, floats, plan = program.generate(self.steps, blob)
+        run = program.load(source).run
+        calls, owners = [], []
+        for kind, pc, n, ks in plan:
+            if kind == "seg":
+                calls.append((run, (blob, code, floats, np.int64(pc), np.int64(n))))
+            else:
+                calls.append((self.steps[pc].fn, self.steps[pc].args))
+            owners.append(ks)
+        fns = [run] if any(p[0] == "seg" for p in plan) else []
+        self._calls, self._call_steps, self._program_fns = calls, owners, fns
+        self.run([np.zeros(s.shape, s.dtype) for s in self.inputs])  # compile or load every segment
+        self._calls = [(_entry_point(fn, args), args) for fn, args in calls]
+        self.program_stats = (sum(p[2] for p in plan if p[0] == "seg"), sum(1 for p in plan if p[0] == "py"))
 
     def bind_fast(self) -> None:
         """Call each kernel's compiled entry point directly (skips Numba's type dispatch).
@@ -108,17 +142,28 @@ class HostModule:
         except EdgeccError:
             raise
         except Exception as e:  # a kernel's runtime check (e.g. gather index out of range)
-            step = self.steps[k]
+            step = self._failing_step(k)
             raise EdgeccError(f"'{step.op}' failed at run time: {type(e).__name__}: {e}", step.loc) from e
+
+    def _failing_step(self, k: int) -> Step:
+        """The step of call ``k`` (a compiled segment: re-run its steps one by one) that raises."""
+        ks = self._call_steps[k]
+        for j in ks:
+            step = self.steps[j]
+            try:
+                step.fn(*step.args)
+            except Exception:  # noqa: BLE001
+                return step
+        return self.steps[ks[0]]
 
     def cache_stats(self) -> tuple[int, int]:
         """(signatures loaded from Numba's disk cache, signatures compiled) over this module's kernels,
         counted per process (a kernel shared with an earlier module counts once, when first used)."""
         seen = {}
-        for s in self.steps:
-            st = getattr(s.fn, "stats", None)
+        for fn in [s.fn for s in self.steps] + self._program_fns:
+            st = getattr(fn, "stats", None)
             if st is not None:
-                seen[id(s.fn)] = st
+                seen[id(fn)] = st
         hits = sum(sum(st.cache_hits.values()) for st in seen.values())
         misses = sum(sum(st.cache_misses.values()) for st in seen.values())
         return hits, misses
@@ -129,9 +174,10 @@ class HostModule:
 
         for buf, a in zip(self.input_buffers, self.check_inputs(inputs)):
             np.copyto(buf, a)
-        times = [[] for _ in self._calls]
+        calls = [(s.fn, s.args) for s in self.steps]
+        times = [[] for _ in calls]
         for _ in range(repeat):
-            for k, (fn, args) in enumerate(self._calls):
+            for k, (fn, args) in enumerate(calls):
                 t = time.perf_counter()
                 fn(*args)
                 times[k].append(time.perf_counter() - t)

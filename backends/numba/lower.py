@@ -45,6 +45,8 @@ class Node:
     residual: Value | None = None
     res_first: bool = True
     fused: list[Operation] = field(default_factory=list)
+    #: an elementwise chain (``fusion.plan_chains``): the member nodes, first to last
+    chain: list[Node] = field(default_factory=list)
 
 
 class Lowering:
@@ -107,17 +109,17 @@ class Lowering:
         """Execute ``op`` with the numpy reference kernel (cases without a Numba kernel)."""
         from edgecc.interp.reference import evaluate_op
 
-        def run_reference(op=op, ins=ins, outs=outs):
+        def run_reference(ins, outs, op=op):
             for o, y in zip(outs, evaluate_op(op, ins)):
                 np.copyto(o, y, casting="unsafe")
 
         self.fallbacks.append(op.name)
-        self.emit(run_reference, kernel="reference")
+        self.emit(run_reference, ins, outs, kernel="reference")  # buffers as arguments: the program moves them
 
 
 # ----------------------------------------------------------------- compile
 def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = True,
-                   fuse: bool = True, fast_calls: bool = True) -> HostModule:
+                   fuse: bool = True, fast_calls: bool = True, program: bool = True) -> HostModule:
     """Compile an ``nn`` module (static shapes) to a ``HostModule``.
 
     ``accumulate``: accumulator of dot products: "auto" (float32 for
@@ -125,7 +127,10 @@ def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = Tru
     reading the weights, not the arithmetic), "float32" or "float64" (all). ``plan``: share one
     arena planned by ``edgecc.analysis.memory`` (else one buffer per value).
     ``fuse``: backend epilogue fusion (clamp, residual add). ``fast_calls``: call
-    compiled entry points directly after the warm-up run.
+    compiled entry points directly after the warm-up run. ``program``: run the schedule as
+    one generated Numba function over one buffer blob (``program.py``; not with
+    ``fast_calls=False``, which keeps Numba's type dispatch per step),
+    cached on disk by content hash.
     """
     from edgecc.backends.numba import fusion, ops
 
@@ -165,9 +170,12 @@ def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = Tru
     host = HostModule(inputs, outputs, L.steps, [L.buffers[a] for a in func.arguments],
                       [L.buffers[v] for v in outs], L.fallbacks, arena,
                       arena + L.held_bytes, module.name)
-    host.run([np.zeros(s.shape, s.dtype) for s in inputs])  # compile (or load) every kernel now
-    if fast_calls:
-        host.bind_fast()
+    if program and fast_calls:
+        host.bind_program()  # compiles (or loads) the program, running it once
+    else:
+        host.run([np.zeros(s.shape, s.dtype) for s in inputs])  # compile (or load) every kernel now
+        if fast_calls:
+            host.bind_fast()
     host.compile_seconds = time.perf_counter() - t0
     return host
 
@@ -239,6 +247,11 @@ def _lower_node(L: Lowering, node: Node, lowerings) -> None:
     if node.residual is not None:
         ins = ins + [L.buffers[node.residual]]
         consts = consts + [False]
+    if node.chain:
+        from edgecc.backends.numba.ops import elementwise_chain
+
+        elementwise_chain(L, node, ins, outs)
+        return
     if _quantized(op):
         from edgecc.backends.numba.qops import QLOWERINGS
 

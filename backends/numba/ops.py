@@ -318,6 +318,44 @@ _UNARY_NAMES = ("relu", "clamp", "sigmoid", "tanh", "hard_swish", "hard_sigmoid"
                 "sqrt", "rsqrt", "abs", "neg", "erf")
 
 
+def _unary_params(op, dtype) -> tuple:
+    """(p0, p1) of a float unary op in ``dtype``: clamp bounds, leaky_relu alpha, hard_sigmoid alpha/beta."""
+    name = op.name.split(".", 1)[1]
+    t = np.dtype(dtype).type
+    p0, p1 = t(0), t(0)
+    if name == "clamp":
+        lo, hi = op.attr("min"), op.attr("max")
+        p0, p1 = D.scalar_bounds(-math.inf if lo is None else lo, math.inf if hi is None else hi, dtype)
+    elif name == "leaky_relu":
+        p0 = t(np.float32(op.attr("alpha", 0.01)))
+    elif name == "hard_sigmoid":
+        p0, p1 = t(np.float32(op.attr("alpha", 0.2))), t(np.float32(op.attr("beta", 0.5)))
+    return p0, p1
+
+
+def elementwise_chain(L: Lowering, node: Node, ins, outs) -> None:
+    """A ``fusion.plan_chains`` chain node: one ``chain`` kernel call over L1-sized tiles."""
+    from edgecc.backends.numba.fusion import chain_operands
+
+    exts = node.reads[1:]
+    rows, params, names = [], [], []
+    for m, i in chain_operands(node):
+        name = m.op.name.split(".", 1)[1]
+        names.append(name)
+        if len(m.op.operands) == 1:
+            rows.append((0, E.UNARY[name], 0, 0))
+            params.append(_unary_params(m.op, np.float32))
+        else:
+            ext = m.op.operands[1 - i]
+            rows.append((1, E.BINARY[name], next(k for k, v in enumerate(exts) if v is ext), i))
+            params.append(bounds(m, np.float32))
+    dummy = L.weight(("chain-operand",), lambda: np.zeros(1, np.float32))
+    e = [L.buffers[v].reshape(-1) for v in exts] + [dummy] * (4 - len(exts))
+    L.emit(E.chain, L.persistent(np.array(rows, np.int64)), L.persistent(np.array(params, np.float32)),
+           L.buffers[node.reads[0]].reshape(-1), *e, outs[0].reshape(-1),
+           L.scratch((E.CHAIN_TILE,), np.float32, key="chain"), kernel="chain:" + "+".join(names))
+
+
 @lowering(*(f"nn.{n}" for n in _UNARY_NAMES))
 def unary(L: Lowering, node: Node, ins, outs, consts):
     op = node.op
@@ -329,15 +367,7 @@ def unary(L: Lowering, node: Node, ins, outs, consts):
     if out.dtype.kind != "f":
         L.fallback(op, ins, outs)  # integer activations: exact numpy semantics (wrapping abs/neg)
         return
-    t = out.dtype.type
-    p0, p1 = t(0), t(0)
-    if name == "clamp":
-        lo, hi = op.attr("min"), op.attr("max")
-        p0, p1 = D.scalar_bounds(-math.inf if lo is None else lo, math.inf if hi is None else hi, out.dtype)
-    elif name == "leaky_relu":
-        p0 = t(np.float32(op.attr("alpha", 0.01)))
-    elif name == "hard_sigmoid":
-        p0, p1 = t(np.float32(op.attr("alpha", 0.2))), t(np.float32(op.attr("beta", 0.5)))
+    p0, p1 = _unary_params(op, out.dtype)
     L.emit(E.unary, np.int64(E.UNARY[name]), x.reshape(-1), out.reshape(-1), p0, p1, kernel=f"unary:{name}")
 
 

@@ -248,3 +248,55 @@ def dequantize(x, out, scale, zp, inner):
     for i in range(out.size):
         k = (i // inner) % na
         out[i] = np.float32(np.int64(x[i]) - zp[k]) * scale[k]
+
+
+#: elements of a ``chain`` tile (kept in L1 while every op of the chain runs over it)
+CHAIN_TILE = 256
+
+
+@kernel
+def chain(ops, params, x, e0, e1, e2, e3, out, tmp):
+    """A fused chain of unary/binary float ops over flat arrays, one tile at a time.
+
+    ``ops[k] = (kind, code, slot, reversed)``: kind 0 is ``UNARY[code]`` with ``params[k]`` as
+    (p0, p1); kind 1 is ``BINARY[code]`` of the running value and operand ``e<slot>`` (the
+    operand first when ``reversed``), clamped to ``params[k]``. An operand of one element is
+    broadcast. Each op rounds to float32 in ``tmp`` exactly as the ``unary``/``binary`` kernels
+    store, so results are bitwise the unfused ones; out may alias x or any operand (element i
+    is read before it is written).
+    """
+    n = out.size
+    for s in range(0, n, CHAIN_TILE):
+        m = min(CHAIN_TILE, n - s)
+        t = tmp[:m]
+        xs = x[s:s + m]
+        for i in range(m):
+            t[i] = xs[i]
+        for k in range(ops.shape[0]):
+            code = ops[k, 1]
+            p0, p1 = params[k, 0], params[k, 1]
+            if ops[k, 0] == 0:
+                for i in range(m):
+                    t[i] = _unary(code, t[i], p0, p1)
+                continue
+            slot = ops[k, 2]
+            e = e0 if slot == 0 else e1 if slot == 1 else e2 if slot == 2 else e3
+            if e.size == 1:
+                y = e[0]
+                if ops[k, 3]:
+                    for i in range(m):
+                        t[i] = clamp(_binary(code, y, t[i]), p0, p1)
+                else:
+                    for i in range(m):
+                        t[i] = clamp(_binary(code, t[i], y), p0, p1)
+            else:
+                es = e[s:s + m]
+                if ops[k, 3]:
+                    for i in range(m):
+                        t[i] = clamp(_binary(code, es[i], t[i]), p0, p1)
+                else:
+                    for i in range(m):
+                        t[i] = clamp(_binary(code, t[i], es[i]), p0, p1)
+        dst = out[s:s + m]
+        for i in range(m):
+            dst[i] = t[i]
