@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make example` and `make test` (each creates .venv when missing).
+# `make example` compiles the bundled example (creating .venv when missing); `make test` runs pytest in it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

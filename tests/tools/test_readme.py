@@ -33,7 +33,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_setup_is_two_commands_that_create_the_environment():
-    assert setup_commands() == ["make example", "make test"]
+    assert setup_commands() == ["make example", ".venv/bin/python -m pytest -q"]
     text = (REPO / "Makefile").read_text()
     assert "-m venv" in text and "pip install -q -e '.[test]'" in text
     assert make_recipe("test") == "python -m pytest -q"
