@@ -278,17 +278,22 @@ class ArmPoolS8Op(CmsisOp):
                 f"cmsis_nn_context ctx = {{{ctx_ptr}, {int(self.attr('scratch', 0) or 0)}}};"] + _check(call)
 
 
-@c.op("arm_softmax_s8")
-class ArmSoftmaxS8Op(CmsisOp):
-    """CMSIS-NN arm_softmax_s8 over the last axis (TFLM bit-accurate)."""
+class _CmsisSoftmax(CmsisOp):
+    """What the s8 and s16 softmax calls share: rows of ``row_size`` and the input multiplier."""
 
-    fn = "arm_softmax_s8"
     input = operand(ANY_TENSOR)
     output = result(ANY_TENSOR)
     rows = attr(Int(), required=True)
     row_size = attr(Int(), required=True)
     multiplier = _i32()
     shift = _i32()
+
+
+@c.op("arm_softmax_s8")
+class ArmSoftmaxS8Op(_CmsisSoftmax):
+    """CMSIS-NN arm_softmax_s8 over the last axis (TFLM bit-accurate)."""
+
+    fn = "arm_softmax_s8"
     diff_min = _i32()
 
     def emit(self, e) -> list[str]:

@@ -19,15 +19,14 @@ from edgecc.backends.c.dialect_cmsis import (
     ArmElementwiseMulS8Op,
     ArmFullyConnectedS8Op,
     ArmPoolS8Op,
-    CmsisOp,
     _block,
     _check,
     _ctx,
     _dims,
     _CmsisConv,
+    _CmsisSoftmax,
 )
-from edgecc.backends.c.dialect_int import _i32
-from edgecc.ir.spec import ANY_TENSOR, Int, IntArray, attr, operand, result
+from edgecc.ir.spec import Int, IntArray, attr
 
 
 @c.op("arm_convolve_wrapper_s16")
@@ -51,7 +50,6 @@ class ArmDepthwiseConvWrapperS16Op(ArmDepthwiseConvWrapperS8Op):
 class ArmFullyConnectedS16Op(ArmFullyConnectedS8Op):
     """CMSIS-NN arm_fully_connected_s16 (per-tensor multiplier, int64 bias)."""
 
-
     def kernel_name(self, plan=None) -> str:
         return "arm_fully_connected_s16"
 
@@ -74,22 +72,15 @@ class ArmElementwiseMulS16Op(ArmElementwiseMulS8Op):
 class ArmPoolS16Op(ArmPoolS8Op):
     """CMSIS-NN arm_avgpool_s16 / arm_max_pool_s16."""
 
-
     def kernel_name(self, plan=None) -> str:
         return "arm_avgpool_s16" if self.attr("avg") else "arm_max_pool_s16"
 
 
 @c.op("arm_softmax_s16")
-class ArmSoftmaxS16Op(CmsisOp):
+class ArmSoftmaxS16Op(_CmsisSoftmax):
     """CMSIS-NN arm_softmax_s16 over the last axis with TFLite's exp and 1/(1+x) LUTs."""
 
     fn = "arm_softmax_s16"
-    input = operand(ANY_TENSOR)
-    output = result(ANY_TENSOR)
-    rows = attr(Int(), required=True)
-    row_size = attr(Int(), required=True)
-    multiplier = _i32()
-    shift = _i32()
     exp_lut = attr(IntArray(513), required=True)
     recip_lut = attr(IntArray(513), required=True)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-from edgecc.analysis.memory import MemoryPlan, inplace_rule, plan_memory
+from edgecc.analysis.memory import MemoryPlan
 from edgecc.backends.c import templates as T
 from edgecc.backends.c.report import report_markdown, write_report  # noqa: F401 (re-exported)
 from edgecc.backends.c.emitter import CTYPES, DTYPE_ENUMS, Emitter, c_float, c_identifier, storage_kind
@@ -317,11 +317,9 @@ def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, m
     from edgecc.backends.c.report import io_entry, layer_rows
 
     layers = layer_rows(plan, core, choice, op_macs, estimate)
-    from edgecc.backends.c.encoding import c_scratch
-
     for lay, op in zip(layers, plan.order):
-        lay["scratch_bytes"] = c_scratch(op)
         lay["weight_encoding"] = layer_encoding(op)
+    state_bytes = _state_size(lowered)
     kernels: dict[str, int] = {}
     for op in plan.order:
         kernels[op.kernel_name(plan)] = kernels.get(op.kernel_name(plan), 0) + 1
@@ -332,8 +330,8 @@ def _report(module, lowered, plan, core, prefix, e, flash_data, weights_bytes, m
         "target": core.name, "isa": core.isa, "prefix": prefix, "arena_mode": arena, "memory": memory,
         "libraries": libraries,
         "arena_bytes": plan.arena_size,
-        "state_bytes": _state_size(lowered),
-        "ram_bytes": plan.arena_size + _state_size(lowered),
+        "state_bytes": state_bytes,
+        "ram_bytes": plan.arena_size + state_bytes,
         "states": [{"name": d.name, "type": str(d.type), "bytes": d.type.nbytes}
                    for d in lowered.states.values()],
         "flash_data_bytes": flash_data,

@@ -125,6 +125,15 @@ def _zero_offsets(params: dict, *keys: str) -> bool:
     return all(params.get(k, 0) == 0 for k in keys)
 
 
+def _conv_geometry(op: Operation, geometry: dict) -> tuple[tuple, tuple]:
+    """(output shape, the geometry key of CMSIS-NN's scratch-size rules) of a conv/depthwise."""
+    x, w = op.operands[0], op.operands[1]
+    out = tuple(op.results[0].type.shape)
+    pt, pl, _, _ = geometry["pads"]
+    return out, (tuple(x.type.shape), tuple(w.type.shape), out, (pt, pl), tuple(geometry["strides"]),
+                 tuple(geometry["dilations"]))
+
+
 def conv_s16(op: Operation, L: LoweringContext, depthwise: bool, geometry: dict, params: dict) -> bool:
     x, w = op.operands[0], op.operands[1]
     if not _zero_offsets(params, "input_offset", "output_offset"):
@@ -134,10 +143,7 @@ def conv_s16(op: Operation, L: LoweringContext, depthwise: bool, geometry: dict,
     if wv is None or bv is None or np.asarray(bv).dtype != np.int64:
         return False
     n, ih, iw, ic = x.type.shape
-    out = tuple(op.results[0].type.shape)
-    pt, pl, _, _ = geometry["pads"]
-    geo = ((n, ih, iw, ic), tuple(w.type.shape), out, (pt, pl), tuple(geometry["strides"]),
-           tuple(geometry["dilations"]))
+    out, geo = _conv_geometry(op, geometry)
     isa = L.core.isa
     if depthwise:
         rows = np.asarray(wv).reshape(-1, out[-1]).T
@@ -227,10 +233,7 @@ def conv_s4(op: Operation, L: LoweringContext, depthwise: bool, geometry: dict, 
     if not int4_weights(w) or _const(w) is None:
         return False
     n, ih, iw, ic = x.type.shape
-    out = tuple(op.results[0].type.shape)
-    pt, pl, _, _ = geometry["pads"]
-    geo = ((n, ih, iw, ic), tuple(w.type.shape), out, (pt, pl), tuple(geometry["strides"]),
-           tuple(geometry["dilations"]))
+    out, geo = _conv_geometry(op, geometry)
     if depthwise:
         generic = L.core.isa == "mve" or geometry["groups"] != 1 or tuple(geometry["dilations"]) != (1, 1)
         if n != 1 or (generic and ic % 2):  # arm_depthwise_conv_s4 is wrong for odd channel counts

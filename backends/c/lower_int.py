@@ -355,7 +355,7 @@ def _hard_sigmoid16(op, L) -> None:
     from edgecc.dialects import nn
     from edgecc.quant.hard_sigmoid import hard_sigmoid_form
 
-    x, r = op.operands[0], op.results[0]
+    x = op.operands[0]
     try:
         form = hard_sigmoid_form(op.attr("alpha"), op.attr("beta"))
     except ValueError as e:
@@ -366,12 +366,21 @@ def _hard_sigmoid16(op, L) -> None:
     c_alpha = L.constant(op, np.array(alpha.stored, storage.numpy), alpha.element)
     t = insert(L, op, nn.AddOp, [x, c_off], x.type.with_element(form.intermediate(storage)),
                activation=form.activation)
-    mul = nn.MulOp.build(t, c_alpha, result_types=[r.type], loc=op.loc, result_names=[r.name_hint])
+    mul = _replace_by_mul(op, t, c_alpha)
+    _qbinary(t.defining_op(), L)
+    _qbinary(mul, L)
+
+
+def _replace_by_mul(op, lhs, rhs):
+    """Put ``nn.mul(lhs, rhs)`` where ``op`` was (its result type, name and location)."""
+    from edgecc.dialects import nn
+
+    r = op.results[0]
+    mul = nn.MulOp.build(lhs, rhs, result_types=[r.type], loc=op.loc, result_names=[r.name_hint])
     op.parent.insert_before(op, mul)
     r.replace_all_uses_with(mul.result)
     op.erase()
-    _qbinary(t.defining_op(), L)
-    _qbinary(mul, L)
+    return mul
 
 
 def _hard_swish16(op, L) -> None:
@@ -379,13 +388,10 @@ def _hard_swish16(op, L) -> None:
     from edgecc.dialects import nn
     from edgecc.quant import hard_sigmoid as hs
 
-    x, r = op.operands[0], op.results[0]
+    x = op.operands[0]
     gate_type = x.type.with_element(hs.hard_swish_gate(x.type.element.storage))
     gate = insert(L, op, nn.HardSigmoidOp, [x], gate_type, alpha=hs.HARD_SWISH_ALPHA, beta=hs.HARD_SWISH_BETA)
-    mul = nn.MulOp.build(x, gate, result_types=[r.type], loc=op.loc, result_names=[r.name_hint])
-    op.parent.insert_before(op, mul)
-    r.replace_all_uses_with(mul.result)
-    op.erase()
+    mul = _replace_by_mul(op, x, gate)
     _hard_sigmoid16(gate.defining_op(), L)
     _qbinary(mul, L)
 

@@ -51,6 +51,8 @@ def why(op, core, choice, plan) -> str:
 
 
 def layer_rows(plan, core, choice, op_macs, estimate) -> list[dict]:
+    from edgecc.backends.c.encoding import c_scratch
+
     rows = []
     for i, op in enumerate(plan.order):
         outs = list(op.results)
@@ -58,7 +60,7 @@ def layer_rows(plan, core, choice, op_macs, estimate) -> list[dict]:
             "index": i, "op": op.name, "kernel": op.kernel_name(plan), "library": op.library,
             "location": layer_label(op),
             "output_shape": [list(r.type.shape) for r in outs],
-            "macs": op_macs(op), "scratch_bytes": int(op.attrs.get("scratch", 0) or 0),
+            "macs": op_macs(op), "scratch_bytes": c_scratch(op),
             "in_place": plan.reuses(op) is not None,
             "output_offset": [plan.offset(r) if plan.has(r) else None for r in outs],
             "output_bytes": sum(r.type.nbytes for r in outs),

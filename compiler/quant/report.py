@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgecc.analysis.stats import short_label
 from edgecc.ir.core import Module, Operation, Value
 from edgecc.ir.diagnostics import EdgeccError
 from edgecc.ir.types import QuantizedType, TensorType
@@ -111,7 +112,7 @@ class Report:
                      f"{'top-1 agree':>11}")
         for o in self.outputs:
             agree = f"{100 * o.top1_agreement:10.1f}%" if o.top1_agreement is not None else f"{'-':>11}"
-            lines.append(f"  {_short(o.name, 24):<24} {_db(o.sqnr_db):>8} {o.max_abs_error:10.4g} "
+            lines.append(f"  {short_label(o.name, 24):<24} {_db(o.sqnr_db):>8} {o.max_abs_error:10.4g} "
                          f"{o.mean_abs_error:10.4g} {agree}")
         if self.accuracy is not None:
             a = self.accuracy
@@ -135,7 +136,7 @@ class Report:
                   f"  {'#':>3} {'op':<20} {'SQNR dB':>8} {'max |err|':>10}  name"]
         for s in layers:
             lines.append(f"  {s.index:>3} {s.op:<20} {_db(s.sqnr_db):>8} {s.max_abs_error:10.4g}  "
-                         f"{_short(s.name, 60)}")
+                         f"{short_label(s.name, 60)}")
         return "\n".join(lines) + "\n"
 
 
@@ -155,12 +156,6 @@ def _clean(x):
 
 def _db(x: float) -> str:
     return "inf" if math.isinf(x) else f"{x:.2f}"
-
-
-def _short(s: str, n: int) -> str:
-    from edgecc.analysis.stats import short_label
-
-    return short_label(s, n)
 
 
 def sqnr_db(signal_power: float, noise_power: float) -> float:

@@ -289,15 +289,13 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     module = load_model(model, shapes, optimize=False, state=parse_state_pairs(state_pairs))
     scheme = resolve_quantize(quantize, module, calib, list(emits))
     pm = build_pipeline(passes, scheme, calib, io, verbose)
-    if quiet:
-        pm.options["progress"] = False  # no calibration progress bar either
     pipeline_text = pm.pipeline_text()
     if flash_budget is not None:
         pipeline_text = fit_flash_budget(module, passes, scheme, calib, io, core, flash_budget, evaluation,
                                          max_accuracy_drop, min_sqnr, quiet)
         pm = build_pipeline("", scheme, calib, io, verbose)
-        if quiet:
-            pm.options["progress"] = False
+    if quiet:
+        pm.options["progress"] = False  # no calibration progress bar either
     if verbose:
         click.echo(f"pipeline: {pipeline_text}", err=True)
     pm.run(module)
