@@ -152,12 +152,16 @@ def _cmsis_objects(root: Path, obj_dir: Path, cc: str, opt: str, sanitize: bool)
 
 
 def run_testbench(exe: Path, module: Module, samples: list[list[np.ndarray]],
-                  env: dict | None = None, timeout: float = 300) -> list[list[np.ndarray]]:
-    """Feed ``samples`` (one list of arrays per sample, in argument order) through the testbench."""
+                  env: dict | None = None, timeout: float = 300,
+                  args: tuple[str, ...] = ()) -> list[list[np.ndarray]]:
+    """Feed ``samples`` (one list of arrays per sample, in argument order) through the testbench.
+
+    ``args`` go before the testbench's own (a program bundling several models takes the model's name).
+    """
     func = module.func
     payload = b"".join(np.ascontiguousarray(a, dtype=arg.type.element.numpy).tobytes()
                        for s in samples for a, arg in zip(s, func.arguments))
-    proc = subprocess.run([str(exe)], input=payload, capture_output=True, timeout=timeout,
+    proc = subprocess.run([str(exe), *args], input=payload, capture_output=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
     if proc.returncode != 0:
         raise EdgeccError(f"the testbench failed (exit code {proc.returncode}):\n"

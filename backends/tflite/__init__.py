@@ -11,7 +11,8 @@ importing this package stays cheap)::
 Variants: ``auto`` (as typed), ``float32``, ``fp16`` (float32 graph, fp16
 weight buffers + DEQUANTIZE), ``int8`` and ``int16x8`` (the module must
 already be quantized; the writer checks the activation types). See
-``docs/backends/tflite.md`` for the op table; ``edgecc.backends.tflite.verify``
+``docs/backends/tflite.md`` for the op table; ``runtime="tflm"`` refuses at write time the
+operators TFLM has no kernel for; ``edgecc.backends.tflite.verify``
 runs files in LiteRT and TFLM for tests.
 """
 
@@ -20,18 +21,18 @@ from __future__ import annotations
 VARIANTS = ("auto", "float32", "fp16", "int8", "int16x8")
 
 
-def emit(module, path, *, variant: str = "auto") -> bytes:
+def emit(module, path, *, variant: str = "auto", runtime: str = "any") -> bytes:
     """Write ``module`` to ``path`` as .tflite; returns the bytes."""
     from edgecc.backends.tflite.writer import emit as _emit
 
-    return _emit(module, path, variant=variant)
+    return _emit(module, path, variant=variant, runtime=runtime)
 
 
-def to_bytes(module, *, variant: str = "auto") -> bytes:
-    """Serialize ``module`` to .tflite bytes."""
+def to_bytes(module, *, variant: str = "auto", runtime: str = "any") -> bytes:
+    """Serialize ``module`` to .tflite bytes (``runtime="tflm"``: refuse what TFLM cannot run)."""
     from edgecc.backends.tflite.writer import to_bytes as _to_bytes
 
-    return _to_bytes(module, variant=variant)
+    return _to_bytes(module, variant=variant, runtime=runtime)
 
 
 def read_tflite(path_or_bytes, *, name: str | None = None):

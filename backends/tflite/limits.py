@@ -14,6 +14,10 @@ exact equivalent that keeps within them:
   many dimensions becomes two pads, each on such a view.
 
 Where no such form exists the result is a one-line ``EdgeccError`` naming the op, at compile time.
+
+``TFLM_TYPES`` lists the builtins the writer emits for LiteRT that TFLM has no kernel for (or none
+for some tensor types); ``check_tflm`` turns them into a compile-time error when the .tflite is
+written for TFLM (``to_bytes(..., runtime="tflm")``) instead of a failed ``AllocateTensors``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,14 @@ MAX_RANK: dict[str, int] = {"PAD": 5, "PADV2": 5, "MIRROR_PAD": 5, "TRANSPOSE": 
 #: nn op -> the builtin whose limits apply (nn.pad: PAD / PADV2 / MIRROR_PAD share them)
 BUILTIN = {"nn.concat": "CONCATENATION", "nn.pad": "PAD", "nn.transpose": "TRANSPOSE",
            "nn.slice": "STRIDED_SLICE"}
+
+#: builtin -> the output tensor types TFLM's kernel takes (empty: TFLM registers no kernel for it);
+#: builtins not listed run for every type the writer emits. Measured with the tflite_micro
+#: interpreter (exp.cc: float32 only; resize_bilinear.cc: float32 and int8).
+TFLM_TYPES: dict[str, frozenset[str]] = {
+    "POW": frozenset(), "LOCAL_RESPONSE_NORMALIZATION": frozenset(),
+    "EXP": frozenset({"FLOAT32"}), "RESIZE_BILINEAR": frozenset({"FLOAT32", "INT8"}),
+}
 
 
 def _error(op: Operation, why: str) -> EdgeccError:
@@ -216,7 +228,29 @@ def _split_pad(op: Operation, limit: int) -> None:
             _lower_rank(new)
 
 
+def check_tflm(data: bytes) -> None:
+    """Raise the one-line error for the first operator of ``data`` TFLM cannot run."""
+    from edgecc.backends.tflite.schema import TYPE_NAMES, S, builtin_name
+
+    model = S.Model.GetRootAs(data, 0)
+    for g in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(g)
+        for k in range(sg.OperatorsLength()):
+            op = sg.Operators(k)
+            code = model.OperatorCodes(op.OpcodeIndex())  # flat API: no copy of the buffers
+            name = builtin_name(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()))
+            allowed = TFLM_TYPES.get(name)
+            if allowed is None:
+                continue
+            kind = TYPE_NAMES.get(sg.Tensors(op.Outputs(0)).Type(), "?") if op.OutputsLength() else "?"
+            if kind not in allowed:
+                why = (f"TFLM's kernel takes {', '.join(sorted(allowed))} only" if allowed
+                       else "TFLM registers no kernel for it")
+                raise EdgeccError(f"operator #{k} {name} on {kind}: {why}; write the .tflite for LiteRT, "
+                                  "or keep that op in another type (tflite backend)")
+
+
 REWRITES = {"nn.concat": _concat_tree, "nn.pad": _lower_rank, "nn.transpose": _lower_rank,
             "nn.slice": _lower_rank}
 
-__all__ = ["BUILTIN", "MAX_INPUTS", "MAX_RANK", "legalize"]
+__all__ = ["BUILTIN", "MAX_INPUTS", "MAX_RANK", "TFLM_TYPES", "check_tflm", "legalize"]

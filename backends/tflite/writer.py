@@ -336,15 +336,26 @@ def constant_data(v: Value) -> np.ndarray | None:
     return None
 
 
-def to_bytes(module: Module, *, variant: str = "auto") -> bytes:
-    """Serialize ``module`` (an ``nn`` graph, NHWC) to TFLite FlatBuffer bytes."""
+RUNTIMES = ("any", "tflm")
+
+
+def to_bytes(module: Module, *, variant: str = "auto", runtime: str = "any") -> bytes:
+    """Serialize ``module`` (an ``nn`` graph, NHWC) to TFLite FlatBuffer bytes.
+
+    ``runtime="tflm"`` also refuses operators TFLM has no kernel for (``limits.check_tflm``).
+    """
     if variant not in VARIANTS:
         raise EdgeccError(f"unknown tflite variant '{variant}' (expected one of {', '.join(VARIANTS)})")
+    if runtime not in RUNTIMES:
+        raise EdgeccError(f"unknown tflite runtime '{runtime}' (expected one of {', '.join(RUNTIMES)})")
     module.verify()
     _check_ranges(module)
-    from edgecc.backends.tflite.limits import legalize
+    from edgecc.backends.tflite.limits import check_tflm, legalize
 
-    return Writer(legalize(module), variant).build()
+    data = Writer(legalize(module), variant).build()
+    if runtime == "tflm":
+        check_tflm(data)
+    return data
 
 
 def _check_ranges(module: Module) -> None:
@@ -356,9 +367,9 @@ def _check_ranges(module: Module) -> None:
     check_sizes(source_of(module), TFLITE_BOUNDS, {"the constant data (buffers)": (data, "")})
 
 
-def emit(module: Module, path, *, variant: str = "auto") -> bytes:
+def emit(module: Module, path, *, variant: str = "auto", runtime: str = "any") -> bytes:
     """Write ``module`` as a .tflite file at ``path``; returns the bytes written."""
-    data = to_bytes(module, variant=variant)
+    data = to_bytes(module, variant=variant, runtime=runtime)
     Path(path).write_bytes(data)
     return data
 

@@ -10,6 +10,7 @@ import pytest
 
 from edgecc.backends import tflite
 from edgecc.backends.tflite import verify as V
+from edgecc.backends.tflite.limits import TFLM_TYPES
 from edgecc.backends.tflite.schema import S, builtin_name, opcode_builtin
 from edgecc.dialects import nn as N
 from edgecc.ir.builder import Builder
@@ -99,7 +100,7 @@ CASES = {
                                          .result, to=i32).result,
 }
 #: builtins the TFLM Python interpreter does not register
-NOT_IN_TFLM = {"POW", "LOCAL_RESPONSE_NORMALIZATION"}
+NOT_IN_TFLM = {b for b, types in TFLM_TYPES.items() if not types}
 #: LiteRT's reference LRN sums channels [c - r, c + r) (its optimized kernel, like TensorFlow and
 #: ONNX, sums [c - r, c + r]); those cases are checked against the default kernels
 REF_KERNEL_DIFFERS = {"lrn"}
