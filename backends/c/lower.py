@@ -68,7 +68,7 @@ def unsupported(op: Operation, why: str = "") -> EdgeccError:
     types = ", ".join(v.type.element.kind for v in op.operands if isinstance(v.type, TensorType))
     extra = f": {why}" if why else ""
     where = op.location.describe() if op.location is not None else ""
-    at = f" at {where}" if where and where != "unknown" else ""
+    at = f" at {where}" if where and where != "<unknown>" else ""
     return EdgeccError(f"the C backend cannot lower {op.name} ({types}){at}{extra}")
 
 

@@ -17,14 +17,14 @@ pytest.importorskip("tflite_micro", reason="the tflite_micro package (TFLM Pytho
 
 from edgecc.backends import tflite  # noqa: E402
 from edgecc.backends.tflite import verify as V  # noqa: E402
-from edgecc.backends.tflite.limits import MAX_INPUTS, MAX_RANK  # noqa: E402
+from edgecc.backends.tflite.limits import MAX_INPUTS, MAX_RANK, TFLM_TYPES  # noqa: E402
 from edgecc.backends.tflite.schema import S, builtin_name, opcode_builtin  # noqa: E402
 from edgecc.dialects import nn as N  # noqa: E402
 from edgecc.interp.reference import run  # noqa: E402
 from edgecc.ir.builder import Builder  # noqa: E402
 from edgecc.ir.core import Func, Module  # noqa: E402
 from edgecc.ir.diagnostics import EdgeccError, Location  # noqa: E402
-from edgecc.ir.types import i8, quant, tensor  # noqa: E402
+from edgecc.ir.types import i8, i16, quant, tensor  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "edgecc_tests_frontend_models", Path(__file__).resolve().parents[1] / "frontend" / "models.py")
@@ -160,3 +160,28 @@ def test_models_beyond_the_limits_run_in_tflm_bit_exact(name, build):
     module, over = _int8(build())
     assert over, "the model should need the rewrite"
     check(module, variant="int8")
+
+
+Q16 = quant(i16, 0.001, 0)
+#: (builtin, element, model): one model per entry of TFLM_TYPES, in a type TFLM refuses
+REFUSED = {
+    "EXP": (Q8, lambda b, a, rt: b.create(N.ExpOp, a[0], result_types=rt)),
+    "RESIZE_BILINEAR": (Q16, lambda b, a, rt: b.create(N.ResizeOp, a[0], size=[4, 4], mode="bilinear",
+                                                       result_types=rt)),
+    "POW": (None, lambda b, a, rt: b.create(N.PowOp, a[0], b.constant(np.float32([2.0])), result_types=rt)),
+    "LOCAL_RESPONSE_NORMALIZATION": (None, lambda b, a, rt: b.create(N.LRNOp, a[0], size=3, result_types=rt)),
+}
+
+
+@pytest.mark.parametrize("builtin", sorted(TFLM_TYPES))
+def test_tflm_types_are_refused_when_written_for_tflm(builtin):
+    """What TFLM cannot load is a one-line error at write time with runtime="tflm"."""
+    elem, make = REFUSED[builtin]
+    out = (1, 4, 4, 2) if builtin == "RESIZE_BILINEAR" else (1, 2, 2, 2)
+    module = _graph([(1, 2, 2, 2)], make, out, elem)
+    data = tflite.to_bytes(module)  # written for LiteRT
+    assert builtin in {name for name, _, _ in _builtins(data)}
+    with pytest.raises(RuntimeError):  # TFLM itself refuses it when loading or running
+        V.run_tflm(data, V.random_inputs(data, 1)[0])
+    with pytest.raises(EdgeccError, match=rf"^error: operator #0 {builtin} on \w+: .*\(tflite backend\)$"):
+        tflite.to_bytes(module, runtime="tflm")
