@@ -9,7 +9,6 @@ directly on quantized types.
 from __future__ import annotations
 
 import numpy as np
-
 from edgecc.dialects import nn as N
 from edgecc.ir.builder import Builder
 from edgecc.ir.core import Func, Module

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from edgecc.ir.diagnostics import EdgeccError
 
 HERE = Path(__file__).resolve().parent
@@ -45,17 +44,12 @@ REFRESH = "python tests/coverage/matrix.py"
 LITERT_OWN_KERNELS = {"nn.lrn", "nn.reduce_sum"}
 
 
-def _load(name: str, path: Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cases = _load("edgecc_tests_coverage_cases", HERE / "cases.py")
+_h = importlib.util.spec_from_file_location("edgecc_tests_c_helpers", HERE.parent / "c" / "helpers.py")
+helpers = sys.modules.get(_h.name) or importlib.util.module_from_spec(_h)
+if _h.name not in sys.modules:
+    sys.modules[_h.name] = helpers
+    _h.loader.exec_module(helpers)
+cases = helpers.load("edgecc_tests_coverage_cases", HERE / "cases.py")
 
 
 @dataclass(frozen=True)
@@ -191,7 +185,7 @@ def run_tflite(module, op, scheme, feeds, want) -> dict[str, Cell]:
                 got = [V.run_tflm(data, f, interpreter=it) for f in feeds]
             else:
                 got = [V.run_litert(data, f, reference=op not in LITERT_OWN_KERNELS) for f in feeds]
-        except Exception as e:  # a load or run failure of the runtime is a failed cell
+        except (RuntimeError, ValueError) as e:  # a load or run failure of the runtime: a failed cell
             out[name] = Cell("fail", " ".join(f"{type(e).__name__}: {e}".split())[:200])
             continue
         out[name] = check(got, want, tolerance(op, scheme, name))
@@ -201,8 +195,8 @@ def run_tflite(module, op, scheme, feeds, want) -> dict[str, Cell]:
 def _write_main(workdir: Path, prefixes: list[str]) -> None:
     """``main(argc, argv)`` running the testbench of model ``argv[1]`` on the remaining arguments."""
     decls = "".join(f"int {p}_main(int argc, char **argv);\n" for p in prefixes)
-    calls = "".join(f"    if (strcmp(argv[1], \"{p}\") == 0) {{\n        return {p}_main(argc - 1, argv + 1);\n"
-                    "    }\n" for p in prefixes)
+    calls = "".join(f"    if (strcmp(argv[1], \"{p}\") == 0) {{\n"
+                    f"        return {p}_main(argc - 1, argv + 1);\n    }}\n" for p in prefixes)
     (workdir / "main.c").write_text(
         "#include <stdio.h>\n#include <string.h>\n\n" + decls +
         "\nint main(int argc, char **argv)\n{\n    if (argc < 2) {\n        return 2;\n    }\n" + calls +
@@ -227,7 +221,7 @@ def _c_program(models: dict[str, object], target: str, workdir: Path, runtime_li
             cells[op] = Cell("error", e.message)
             continue
         for name, text in m.files.items():
-            if name.endswith(".c") or name.endswith(".h"):
+            if name.endswith((".c", ".h")):
                 (workdir / name).write_text(text, encoding="utf-8")
         (workdir / f"{prefix}_main.c").write_text(
             f"#define main {prefix}_main\n#include \"{prefix}_testbench.c\"\n", encoding="utf-8")
