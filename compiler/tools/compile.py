@@ -91,8 +91,12 @@ def _emit_c(module: Module, job: Job, tmp: Path) -> None:
 
 def _emit_tflite(module: Module, job: Job, tmp: Path) -> None:
     from edgecc.backends.tflite import emit
+    from edgecc.targets import core
 
-    emit(module, tmp / f"{job.prefix}.tflite", variant="fp16" if job.quantize == "fp16" else "auto")
+    # a .tflite for a microcontroller core runs in TFLM: what TFLM cannot run stops here, not at load
+    runtime = "tflm" if core(job.target).arch != "any" else "any"
+    emit(module, tmp / f"{job.prefix}.tflite", variant="fp16" if job.quantize == "fp16" else "auto",
+         runtime=runtime)
 
 
 #: artifact name -> writer; backends add theirs here

@@ -152,3 +152,26 @@ def test_tflite_model_in_tflite_out(shared_models, tmp_path):
     proc = edgecc(shared_models / "kws_ref_model.tflite", "-o", tmp_path / "o", "--emit", "tflite,report")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o" / "model.tflite").stat().st_size > 20_000
+
+
+POW_IR = """module {
+  func.func @main(%x: tensor<1x4xf32>) -> (tensor<1x4xf32>) {
+    %0 = builtin.constant() {value = dense<[2.0]> : tensor<1xf32>} : () -> tensor<1xf32>
+    %1 = nn.pow(%x, %0) : (tensor<1x4xf32>, tensor<1xf32>) -> tensor<1x4xf32>
+    func.return(%1) : (tensor<1x4xf32>) -> ()
+  }
+}
+"""
+
+
+def test_tflite_for_a_microcontroller_core_refuses_what_tflm_cannot_run(tmp_path):
+    """POW has no TFLM kernel: -t cortex-m4 stops at compile time; -t generic writes it (LiteRT runs it)."""
+    model = tmp_path / "pow.mlir"
+    model.write_text(POW_IR, encoding="utf-8")
+    proc = edgecc(model, "-t", "cortex-m4", "-o", tmp_path / "m4", "--emit", "tflite")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "POW on FLOAT32: TFLM registers no kernel for it" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = edgecc(model, "-t", "generic", "-o", tmp_path / "any", "--emit", "tflite")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "any" / "model.tflite").is_file()
