@@ -4,12 +4,12 @@
 for the integer schemes and runs it through every backend; each cell is
 
 * ``pass``: the backend's outputs match the reference interpreter's on seeded inputs (float:
-  within ``FLOAT_RTOL`` of each output's scale; integer: bit-exact, or within ``LSB[...]`` where
-  docs/quantization-semantics.md says the backend computes the op in float);
+  within ``FLOAT_RTOL`` of each output's scale; integer: as ``tolerance`` says);
 * ``error``: the backend refused the model at compile time with its one-line ``EdgeccError``
   (the message is recorded and printed in the doc);
 * ``n/a``: the scheme does not apply: PTQ keeps the op in float because TFLite defines no
-  integer kernel of that type for it (or a quantization op has no float form);
+  integer kernel of that type to match (``edgecc.quant.ptq.integer_kernel``), or a quantization
+  op has no float form;
 * ``fail``: anything else (wrong numbers, a crash, an error at build, load or run time).
 
 The C cells of one (scheme, kernels) pair are built as ONE program (one gcc run): each model
@@ -110,17 +110,16 @@ def samples(module) -> list[list[np.ndarray]]:
 def tolerance(op: str, scheme: str, backend: str) -> int:
     """Largest integer difference allowed for ``backend``.
 
-    The contract (docs/quantization-semantics.md) is bit-exact with the reference, except 1 LSB
-    where the integer kernel goes through float (``STATUS`` "float"). LiteRT's kernels are not
-    that contract (TFLM's are): LiteRT is allowed 1 LSB, except on the ops defined by TFLite's
-    own algorithm (``STATUS`` "tflite"), which are bit-exact with it.
+    PTQ quantizes only ops with TFLite's integer semantics (``STATUS`` "tflm" or "tflite" in
+    ``edgecc.interp.quantized``), which every backend matches bit-exactly (docs/
+    quantization-semantics.md), except LiteRT on the "tflm" ops: the contract there is TFLM's
+    kernels, and LiteRT's are allowed 1 LSB (its int8/int16 FULLY_CONNECTED differs by 1).
     """
     from edgecc.interp.quantized import STATUS
 
-    status = STATUS.get(op, ("", ""))[scheme == "int16x8"]
     if backend == "litert":
-        return 0 if status == "tflite" else 1
-    return 1 if status == "float" else 0
+        return 0 if STATUS.get(op, ("", ""))[scheme == "int16x8"] == "tflite" else 1
+    return 0
 
 
 def check(got, want, lsb: int) -> Cell:
@@ -329,14 +328,17 @@ def markdown(cells: dict[tuple[str, str, str], Cell]) -> str:
              "(`-t generic`) and with CMSIS-NN (`-t cortex-m55`, built with host gcc) and the .tflite "
              "in TFLM and LiteRT. Each cell compares the backend with the reference interpreter on "
              f"{SAMPLES} seeded inputs: float within {FLOAT_RTOL:g} of each output's scale, integers "
-             "bit-exact (1 LSB where the integer kernel is defined through float, `STATUS` \"float\" "
-             "in `edgecc.interp.quantized`). The reference column checks the interpreter runs and "
-             "returns the declared types.", "",
+             "bit-exact (LiteRT within 1 LSB on the ops whose contract is TFLM's kernels; LiteRT runs "
+             "its reference kernels, its default ones for " +
+             ", ".join(f"`{o}`" for o in sorted(LITERT_OWN_KERNELS)) + "). The reference column "
+             "checks the interpreter runs and returns the declared types; the .tflite for TFLM is "
+             "written with `runtime=\"tflm\"`.", "",
              "- **pass**: matches the reference;",
              "- **error [n]**: the backend refuses the model at compile time with the one-line error "
              "in note n;",
-             "- **n/a**: the scheme does not apply: PTQ keeps the op in float (TFLite defines no "
-             "integer kernel of that type for it) or a quantization op has no float form;",
+             "- **n/a**: the scheme does not apply: PTQ keeps the op in float because TFLite defines no "
+             "integer kernel of that type to match (`integer_kernel` in `edgecc.quant.ptq`), or a "
+             "quantization op has no float form;",
              "- **FAIL [n]**: a wrong result or a failure after compilation (the test fails).", ""]
     for scheme in SCHEMES:
         lines += [f"## {scheme}", "", "| op | " + " | ".join(BACKENDS) + " |",

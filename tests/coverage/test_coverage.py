@@ -49,13 +49,13 @@ def test_cell_matches_the_reference_or_is_a_compile_time_error(matrix, op, schem
         assert cell.detail and "\n" not in cell.detail and "<unknown>" not in cell.detail
 
 
-def test_the_integer_schemes_cover_the_integer_kernels(matrix):
-    """n/a only where PTQ keeps the op float: every op with a TFLM integer kernel has int8 cells."""
-    from edgecc.interp.quantized import STATUS
+def test_integer_cells_are_na_exactly_where_tflite_has_no_integer_kernel(matrix):
+    from edgecc.quant.ptq import integer_kernel
 
-    for op, (s8, _) in STATUS.items():
-        if s8 == "tflm":
-            assert matrix[op, "int8", "reference"].status == "pass", op
+    for op in M.cases.CASES:
+        for scheme, bits in (("int8", 8), ("int16x8", 16)):
+            na = matrix[op, scheme, "reference"].status == "n/a"
+            assert na == (not integer_kernel(op, bits)), (op, scheme)
 
 
 def test_docs_coverage_md_is_current(matrix):
