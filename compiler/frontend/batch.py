@@ -37,6 +37,11 @@ class BatchFoldError(EdgeccError):
 
 def batch_module(module: Module, n: int) -> Module:
     """A copy of ``module`` (batch 1) running ``n`` samples at once; ``BatchFoldError`` if invalid."""
+    return fold_batch(module, n)[0]
+
+
+def fold_batch(module: Module, n: int) -> tuple[Module, dict[Value, Value]]:
+    """``batch_module`` and the map original value -> batched value."""
     if module.states:
         raise BatchFoldError("the model has persistent state (one stream per session)")
     out, vmap = clone_module(module)
@@ -64,7 +69,7 @@ def batch_module(module: Module, n: int) -> Module:
         out.verify()
     except EdgeccError as e:  # a rule above missed a case: refuse rather than run it wrong
         raise BatchFoldError(f"batched model does not verify: {e.message}") from None
-    return out
+    return out, vmap
 
 
 def _with_batch(t: TensorType, n: int) -> TensorType:
@@ -148,4 +153,4 @@ def _check_op(op: Operation, ins: list[Value], n: int) -> None:
     raise _fail(op, "has no batch rule")
 
 
-__all__ = ["BatchFoldError", "batch_module"]
+__all__ = ["BatchFoldError", "batch_module", "fold_batch"]
