@@ -271,8 +271,13 @@ def collect_statistics(module: Module, samples: list[Sample], *, channel_values:
 CALIBRATION_BATCH = 64
 
 
-class _BatchedRunner:
-    """The batch-folded module compiled for ``n`` samples, keeping every observed value's buffer."""
+class BatchedRunner:
+    """The batch-folded module compiled for ``n`` samples, keeping every observed value's buffer.
+
+    ``runner(chunk)`` (at most ``n`` feed dicts) runs them and returns ``(value, array, batched)``
+    per value (``batched``: one row per sample; else computed from constants only) and sets
+    ``outputs`` (one row per sample, padding included); arrays are valid until the next call.
+    """
 
     def __init__(self, host, names: list[str], observed: list[tuple[Value, Value, bool]], n: int) -> None:
         self.host, self.names, self.observed, self.n = host, names, observed, n
@@ -284,13 +289,15 @@ class _BatchedRunner:
             if len(chunk) < self.n:  # the last chunk: padded with its last sample, observed without it
                 a = np.concatenate([a, np.repeat(a[-1:], self.n - len(chunk), axis=0)])
             feeds.append(a)
-        self.host.run(feeds)
+        outs = self.host.run(feeds)
         kept = self.host.kept
+        self.outputs = outs
         return [(v, kept[b], batched) for v, b, batched in self.observed]
 
 
-def _batched_runner(module: Module, n: int, want) -> _BatchedRunner | None:
-    """A host program running ``n`` calibration samples at once, or None (see ``collect_statistics``)."""
+def batched_runner(module: Module, n: int, values: list[Value]) -> BatchedRunner | None:
+    """A host program running ``n`` samples of ``module`` at once and exposing ``values`` after each
+    run, or None when the host cannot (persistent state, no batch fold, no Numba, a value not kept)."""
     if module.states or n < 1:
         return None
     try:
@@ -298,10 +305,6 @@ def _batched_runner(module: Module, n: int, want) -> _BatchedRunner | None:
         from edgecc.frontend.batch import fold_batch
 
         batched, vmap = fold_batch(module, n)
-        func = module.func
-        values = [a for a in func.arguments if want(a)]
-        values += [r for op in func.body if op.name not in ("builtin.constant", "func.return")
-                   for r in op.results if want(r)]
         host = compile_module(batched, accumulate="float64", plan=False, fuse=False,
                               keep=[vmap[v] for v in values])
     except (EdgeccError, ImportError):
@@ -309,7 +312,15 @@ def _batched_runner(module: Module, n: int, want) -> _BatchedRunner | None:
     if any(vmap[v] not in host.kept for v in values):
         return None
     observed = [(v, vmap[v], n == 1 or vmap[v].type.shape != v.type.shape) for v in values]
-    return _BatchedRunner(host, input_names(module), observed, n)
+    return BatchedRunner(host, input_names(module), observed, n)
 
 
-__all__ = ["collect_statistics", "input_names", "load_calibration"]
+def _batched_runner(module: Module, n: int, want) -> BatchedRunner | None:
+    func = module.func
+    values = [a for a in func.arguments if want(a)]
+    values += [r for op in func.body if op.name not in ("builtin.constant", "func.return")
+               for r in op.results if want(r)]
+    return batched_runner(module, n, values)
+
+
+__all__ = ["BatchedRunner", "batched_runner", "collect_statistics", "input_names", "load_calibration"]

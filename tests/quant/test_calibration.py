@@ -302,3 +302,18 @@ def test_quantized_scales_are_those_of_the_per_sample_pass(monkeypatch):
 
     assert scales(64) == scales(1)
     assert len(runners) == 1 and runners[0].n == 12  # batch 1 is the reference pass
+
+
+def test_report_from_batches_equals_the_per_sample_report(monkeypatch):
+    pytest.importorskip("numba")
+    from edgecc.quant import calibrate
+    from edgecc.quant.report import quantization_report
+
+    def report(batch):
+        monkeypatch.setattr(calibrate, "CALIBRATION_BATCH", batch)
+        module, samples = _example_and_samples(6)
+        return quantization_report(module, calibration=samples[:2], evaluation=samples, labels=np.arange(6))
+
+    batched, reference = report(4), report(1)  # evaluation in chunks of 4 and a padded 2
+    assert batched.layers == reference.layers
+    assert batched.outputs == reference.outputs and batched.accuracy == reference.accuracy
