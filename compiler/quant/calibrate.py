@@ -239,7 +239,7 @@ def collect_statistics(module: Module, samples: list[Sample], *, channel_values:
         return o
 
     batch = CALIBRATION_BATCH if batch is None else batch
-    runner = _batched_runner(module, min(batch, len(samples)), want) if batch > 1 else None
+    runner = _batched_runner(module, min(batch, len(samples), _fitting(module)), want) if batch > 1 else None
     bar = _progress(len(samples), progress)
     task = bar.add_task("calibrate", total=len(samples)) if bar is not None else None
     with bar if bar is not None else contextlib.nullcontext():
@@ -267,8 +267,18 @@ def collect_statistics(module: Module, samples: list[Sample], *, channel_values:
     return stats
 
 
-#: samples per host program call in ``collect_statistics``
+#: samples per host program call in ``collect_statistics`` (fewer when they exceed ``CALIBRATION_BYTES``)
 CALIBRATION_BATCH = 64
+#: activation bytes of one chunk: every value has its own buffer, so larger chunks leave the caches
+CALIBRATION_BYTES = 48 << 20
+
+
+def _fitting(module: Module) -> int:
+    """Samples whose activations (every value of one sample) fit ``CALIBRATION_BYTES``, at least 8."""
+    per = sum(r.type.num_elements * r.type.element.numpy.itemsize for op in module.func.body
+              if op.name not in ("builtin.constant", "func.return") for r in op.results
+              if isinstance(r.type, TensorType))
+    return max(8, CALIBRATION_BYTES // max(per, 1))
 
 
 class BatchedRunner:

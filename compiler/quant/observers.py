@@ -131,8 +131,10 @@ class Observer:
             radii[i] = r
         if r > self.radius:
             self._grow(r)
-        factor = np.where(radii > 0, self.radius / np.where(radii > 0, radii, 1.0), 1.0).astype(np.int64)
-        kernels.bin_rows(a, radii, factor, self.hist, HALF_BINS)
+        shift = np.zeros(n, np.int64)
+        live = radii > 0
+        shift[live] = np.rint(np.log2(self.radius / radii[live])).astype(np.int64)  # exact: powers of two
+        kernels.bin_rows(a, radii, shift, self.hist, HALF_BINS, np.empty(a.shape[1], np.int64))
 
     def _grow(self, peak: float) -> None:
         if self.radius == 0.0:
