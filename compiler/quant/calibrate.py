@@ -248,11 +248,9 @@ def collect_statistics(module: Module, samples: list[Sample], *, channel_values:
                 chunk = samples[start:start + runner.n]
                 for v, arr, batched in runner(chunk):
                     o = observer(v)
-                    if batched:
-                        o.update_samples(arr[:len(chunk)])
-                    else:  # computed from constants only: every sample sees the same array
-                        for _ in chunk:
-                            o.update(arr)
+                    if not batched:  # computed from constants only: every sample sees the same array
+                        arr = np.broadcast_to(arr, (len(chunk), *arr.shape))
+                    o.update_samples(arr[:len(chunk)])
                 if bar is not None:
                     bar.advance(task, len(chunk))
             return stats
