@@ -181,7 +181,7 @@ def calibration_rows(table: list[tuple], samples: int) -> list[tuple]:
 
 
 def batch_rows(table: list[tuple], n: int, runs: int) -> list[tuple]:
-    """(label, precision, per-sample ms: edgecc batch n, edgecc n x batch 1, ort batch n or None, ort n x 1)."""
+    """(label, precision, per-sample ms of: edgecc batch n, edgecc n x batch 1, ort batch n, ort n x 1)."""
     import warnings
 
     from edgecc.runtime import Session
@@ -246,13 +246,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.batch:
         n = args.batch
-        print(f"| model | precision | edgecc batch {n} ms/sample | edgecc {n} x batch 1 | onnxruntime batch {n} "
-              f"| onnxruntime {n} x batch 1 | edgecc batch / ort batch |")
+        print(f"| model | precision | edgecc batch {n} ms/sample | edgecc {n} x batch 1 "
+              f"| onnxruntime batch {n} | onnxruntime {n} x batch 1 | edgecc batch / ort batch |")
         print("|---|---|---:|---:|---:|---:|---:|")
         for label, prec, ms in batch_rows(rows(args.only), n, max(args.runs // 15, 3)):
             ours, ob = ms["edgecc batch"], ms.get("ort batch")
             ort_b, r = ("n/a", "n/a") if ob is None else (f"{ob:.3f}", f"{ours / ob:.2f}")
-            print(f"| {label} | {prec} | {ours:.3f} | {ms['edgecc x1']:.3f} | {ort_b} | {ms['ort x1']:.3f} | {r} |")
+            print(f"| {label} | {prec} | {ours:.3f} | {ms['edgecc x1']:.3f} | {ort_b} | "
+                  f"{ms['ort x1']:.3f} | {r} |")
         return 0
     if args.first_call:
         print("| model | imports s | Session + first run s | of which backend compile s |")

@@ -102,7 +102,8 @@ class Observer:
     def update_samples(self, x: np.ndarray) -> None:
         """``update(x[i:i + 1])`` for each sample ``i`` in order, in a few array operations.
 
-        Needs Numba (``edgecc.runtime.kernels.stats``). Every statistic is additive except the histogram's radius, which grows as samples arrive:
+        Needs Numba (``edgecc.runtime.kernels.stats``). Every statistic is additive except the
+        histogram's radius, which grows as samples arrive:
         each sample is binned at the radius it would have met (the running radius after it) and
         its bins merged to the final radius, which is exactly the sequence of merges ``update``
         applies (radii are powers of two, so the merged index is one floor division).

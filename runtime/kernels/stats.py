@@ -4,7 +4,8 @@
 a 2-D array): the numpy version makes ~10 passes over every activation, which cost more than
 running the model. The arithmetic is the observer's: float64 values, ``floor(x / width)``
 bin indices (``width`` is a power of two, so
-multiplying by its inverse is exact) clipped to the histogram, then a floor division by the merge factor (a shift).
+multiplying by its inverse is exact) clipped to the histogram, then a floor division by the
+merge factor (a shift).
 """
 
 from __future__ import annotations
