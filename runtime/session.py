@@ -15,10 +15,12 @@
   input's storage dtype (int8/int16) pass through unchanged. Outputs keep the
   model's output dtype unless ``dequantize_outputs=True``.
 * Batch: a feed whose leading dimension differs from the model's (and whose
-  other dimensions match) runs that batch: ONNX models with a dynamic batch
-  are re-imported and compiled for it (cached per batch size); other
-  sources (a .tflite, a Module, a HostModule, an ONNX graph with a fixed
-  batch of 1) run the model once per sample and stack the results.
+  other dimensions match) runs that batch. A batch-1 model from any source is
+  batch-folded (``edgecc.frontend.batch``) and compiled once per chunk size (at
+  most ``BATCH_CHUNK`` samples per program call, no per-sample loop); a model
+  the fold refuses (``batch_fallback`` gives the op and reason) is re-imported
+  for the batch if it is an ONNX graph with a dynamic batch, else run once per
+  sample, as is a ``HostModule`` source.
 * Every mistake (unknown or missing input, wrong shape or dtype, unknown
   output name) is an ``EdgeccError`` naming the input and what was expected.
 """
@@ -103,6 +105,10 @@ def _quantize(x: np.ndarray, arg: NodeArg) -> np.ndarray:
     return quantize_values(x, scale, zp, storage.min, storage.max).astype(dt)
 
 
+#: samples per batched program call: bounds the arena (batch x the model's activations)
+BATCH_CHUNK = 64
+
+
 class Session:
     """Compile and run a model on the host (see the module docstring).
 
@@ -125,7 +131,9 @@ class Session:
         self._onnx = None
         self._input_shapes = dict(input_shapes) if input_shapes else None
         self._state_pairs = dict(state) if state else None
-        self._hosts: dict[tuple, HostModule] = {}
+        self._hosts: dict[tuple, HostModule | None] = {}
+        #: why a batch feed runs once per sample (None: batches run as one program, or none ran yet)
+        self.batch_fallback: str | None = None
         self.module = None
         #: persistent state: (names read as trailing inputs, names written as trailing outputs)
         self._reads: list[str] = []
@@ -334,25 +342,57 @@ class Session:
     def _run_batch(self, arrays: list[np.ndarray], batch: int) -> list[np.ndarray]:
         if batch == 0:
             raise EdgeccError("batch size 0")
-        key = tuple(a.shape for a in arrays)
-        host = self._hosts.get(key)
-        if key not in self._hosts and self._onnx is not None:
-            from edgecc.frontend import import_onnx
-
-            shapes = {s.name: a.shape for s, a in zip(self._inputs, arrays)}
-            try:
-                module = import_onnx(self._onnx, input_shapes=shapes)
-            except EdgeccError:  # the ONNX graph fixes its batch: run per sample
-                module = None
-            host = self._hosts[key] = self._compile(module) if module is not None else None
-        if host is not None:
-            return host.run(arrays)
         model_batch = self._inputs[0].shape[0] if self._inputs and self._inputs[0].shape else 1
         if model_batch != 1:
-            raise EdgeccError(f"the model has batch {model_batch}; feed batch {model_batch} or any batch "
-                              f"for a batch-1 model")
-        per_sample = [self._host.run([a[i:i + 1] for a in arrays]) for i in range(batch)]
-        return [np.concatenate([s[k] for s in per_sample], axis=0) for k in range(len(self._outputs))]
+            host = self._onnx_batch(arrays)
+            if host is None:
+                raise EdgeccError(f"the model has batch {model_batch}; feed batch {model_batch} or any batch "
+                                  f"for a batch-1 model")
+            return host.run(arrays)
+        chunks = []
+        for start in range(0, batch, BATCH_CHUNK):
+            part = [a[start:start + BATCH_CHUNK] for a in arrays]
+            host = self._batched(part)
+            if host is None:  # no batch fold: once per sample (``batch_fallback`` says why)
+                per_sample = [self._host.run([a[i:i + 1] for a in part]) for i in range(len(part[0]))]
+                chunks.append([np.concatenate([s[k] for s in per_sample]) for k in range(len(self._outputs))])
+            else:
+                chunks.append(host.run(part))
+        if len(chunks) == 1:
+            return chunks[0]
+        return [np.concatenate([c[k] for c in chunks]) for k in range(len(self._outputs))]
+
+    def _batched(self, arrays: list[np.ndarray]):
+        """The host program for this batch size: the batch-folded module (or the ONNX graph re-imported
+        for it), compiled once per size; None when neither exists."""
+        key = tuple(a.shape for a in arrays)
+        if key in self._hosts:
+            return self._hosts[key]
+        host = None
+        if self.module is not None and self.batch_fallback is None:
+            from edgecc.frontend.batch import BatchFoldError, batch_module
+
+            try:
+                host = self._compile(batch_module(self.module, len(arrays[0])))
+            except BatchFoldError as e:
+                self.batch_fallback = e.message
+        if host is None:
+            host = self._onnx_batch(arrays)
+        self._hosts[key] = host
+        return host
+
+    def _onnx_batch(self, arrays: list[np.ndarray]):
+        """The ONNX graph re-imported with the feed's batch (None if it fixes its batch)."""
+        if self._onnx is None:
+            return None
+        from edgecc.frontend import import_onnx
+
+        shapes = {s.name: a.shape for s, a in zip(self._inputs, arrays)}
+        try:
+            module = import_onnx(self._onnx, input_shapes=shapes)
+        except EdgeccError:
+            return None
+        return self._compile(module)
 
     def _finish(self, y: np.ndarray, arg: NodeArg) -> np.ndarray:
         if self.dequantize_outputs and arg.scales:

@@ -65,6 +65,8 @@ class HostModule:
     compile_seconds: float = 0.0
     #: (steps run inside the compiled program, steps called from Python) once ``bind_program`` ran
     program_stats: tuple[int, int] | None = None
+    #: value -> its buffer, read after ``run`` (``compile_module(keep=...)``; constants keep their shape)
+    kept: dict = field(default_factory=dict)
     _calls: list = field(default_factory=list, repr=False)
     _call_steps: list = field(default_factory=list, repr=False)
     _program_fns: list = field(default_factory=list, repr=False)
@@ -82,7 +84,10 @@ class HostModule:
         """
         from edgecc.backends.numba import program
 
-        blob, remap = program.pack([s.args for s in self.steps], self.input_buffers + self.output_buffers)
+        kept = list(self.kept.items())
+        blob, remap = program.pack([s.args for s in self.steps],
+                                   self.input_buffers + self.output_buffers + [a for _, a in kept])
+        self.kept = {v: remap(a) for v, a in kept}
         for s in self.steps:
             s.args = remap(s.args)
         self.input_buffers = remap(self.input_buffers)

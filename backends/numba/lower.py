@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,7 +120,8 @@ class Lowering:
 
 # ----------------------------------------------------------------- compile
 def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = True,
-                   fuse: bool = True, fast_calls: bool = True, program: bool = True) -> HostModule:
+                   fuse: bool = True, fast_calls: bool = True, program: bool = True,
+                   keep: Sequence[Value] = ()) -> HostModule:
     """Compile an ``nn`` module (static shapes) to a ``HostModule``.
 
     ``accumulate``: accumulator of dot products: "auto" (float32 for
@@ -130,7 +132,9 @@ def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = Tru
     compiled entry points directly after the warm-up run. ``program``: run the schedule as
     one generated Numba function over one buffer blob (``program.py``; not with
     ``fast_calls=False``, which keeps Numba's type dispatch per step),
-    cached on disk by content hash.
+    cached on disk by content hash. ``keep``: values whose arrays stay readable after each run
+    (``HostModule.kept``, for calibration observers; needs ``plan=False, fuse=False`` so each value
+    is computed into its own buffer).
     """
     from edgecc.backends.numba import fusion, ops
 
@@ -170,6 +174,10 @@ def compile_module(module: Module, *, accumulate: str = "auto", plan: bool = Tru
     host = HostModule(inputs, outputs, L.steps, [L.buffers[a] for a in func.arguments],
                       [L.buffers[v] for v in outs], L.fallbacks, arena,
                       arena + L.held_bytes, module.name)
+    if keep:
+        if plan or fuse:
+            raise EdgeccError("compile_module(keep=...) needs plan=False and fuse=False")
+        host.kept = {v: L.buffers[v] for v in keep if v in L.buffers}
     if program and fast_calls:
         host.bind_program()  # compiles (or loads) the program, running it once
     else:

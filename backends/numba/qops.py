@@ -178,8 +178,10 @@ def qdepthwise(L: Lowering, node: Node, ins, outs, consts):
     sh, sw = (int(v) for v in (op.attr("strides") or (1, 1)))
     dh, dw = (int(v) for v in (op.attr("dilations") or (1, 1)))
     mult = int(op.attr("depth_multiplier", 1) or 1)
-    acc = L.scratch((cm,), np.int64, "qacc1")
-    L.emit(Q.qdepthwise, x, L.persistent(w.reshape(kh, kw, cm)), b, out, acc, np.int64(x_q.zero_point),
+    lane = np.int32 if x_q.storage.bits == 8 else np.int64  # (see the kernel)
+    acc = L.scratch((cm,), lane, f"qacc1_{lane.__name__}")
+    wt = L.persistent(w.reshape(kh, kw, cm).astype(lane))
+    L.emit(Q.qdepthwise, x, wt, b, out, acc, lane(x_q.zero_point),
            L.persistent(np.asarray(m, np.int64)), L.persistent(np.asarray(s, np.int64)),
            np.int64(o_q.zero_point), np.int64(lo), np.int64(hi), np.bool_(x_q.storage.bits == 16),
            *(np.int64(v) for v in (mult, sh, sw, pads[0], pads[1], dh, dw)))

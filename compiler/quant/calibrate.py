@@ -18,12 +18,14 @@ missing names, non-float data, wrong shapes, NaN/inf values and an empty set
 raise ``EdgeccError`` naming the input (and the sample). float64/float16
 data is converted to the input's float type.
 
-``collect_statistics(module, samples)`` runs the float reference interpreter
-once per sample and updates an ``Observer`` for every value computed.
+``collect_statistics(module, samples)`` runs the samples in batches through the
+host program (the reference interpreter for models that cannot batch) and updates
+an ``Observer`` for every value computed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -212,40 +214,121 @@ def _progress(total: int, show: bool | None):
 
 
 def collect_statistics(module: Module, samples: list[Sample], *, channel_values: Iterable[Value] = (),
-                       progress: bool | None = None) -> dict[Value, Observer]:
+                       progress: bool | None = None, batch: int | None = None) -> dict[Value, Observer]:
     """One pass over ``samples``: an ``Observer`` per float value of ``module``.
 
     ``channel_values`` also get per-channel (last axis) means (the inputs of
-    weighted ops, for bias correction).
+    weighted ops, for bias correction). The samples run ``batch`` at a time (default
+    ``CALIBRATION_BATCH``) through one compiled host program of the batch-folded model
+    (``edgecc.frontend.batch``), dot products accumulated in float64 as the reference
+    interpreter does, and each observer takes a chunk's samples in order
+    (``Observer.update_samples``), so the statistics equal a per-sample pass. A model the
+    host cannot take that way (persistent state, no batch fold, no Numba) runs through the
+    reference interpreter one sample at a time (``batch=1`` forces that).
     """
-    from edgecc.quant.graph import run_observed
-
     track = {v for v in channel_values}
     stats: dict[Value, Observer] = {}
 
     def want(v: Value) -> bool:
         return isinstance(v.type, TensorType) and isinstance(v.type.element, FloatType)
 
-    def observe(v: Value, arr: np.ndarray) -> None:
+    def observer(v: Value) -> Observer:
         o = stats.get(v)
         if o is None:
             o = stats[v] = Observer(track_channels=v in track)
-        o.update(arr)
+        return o
 
-    from edgecc.interp.reference import initial_state
-
-    state = initial_state(module)  # a stateful model sees the samples as one stream, in order
+    batch = CALIBRATION_BATCH if batch is None else batch
+    runner = _batched_runner(module, min(batch, len(samples), _fitting(module)), want) if batch > 1 else None
     bar = _progress(len(samples), progress)
-    if bar is None:
+    task = bar.add_task("calibrate", total=len(samples)) if bar is not None else None
+    with bar if bar is not None else contextlib.nullcontext():
+        if runner is not None:
+            for start in range(0, len(samples), runner.n):
+                chunk = samples[start:start + runner.n]
+                for v, arr, batched in runner(chunk):
+                    o = observer(v)
+                    if not batched:  # computed from constants only: every sample sees the same array
+                        arr = np.broadcast_to(arr, (len(chunk), *arr.shape))
+                    o.update_samples(arr[:len(chunk)])
+                if bar is not None:
+                    bar.advance(task, len(chunk))
+            return stats
+        from edgecc.interp.reference import initial_state
+        from edgecc.quant.graph import run_observed
+
+        state = initial_state(module)  # a stateful model sees the samples as one stream, in order
         for s in samples:
-            run_observed(module, s, observe, want, state=state)
-    else:
-        with bar:
-            task = bar.add_task("calibrate", total=len(samples))
-            for s in samples:
-                run_observed(module, s, observe, want, state=state)
+            run_observed(module, s, lambda v, a: observer(v).update(a), want, state=state)
+            if bar is not None:
                 bar.advance(task)
     return stats
 
 
-__all__ = ["collect_statistics", "input_names", "load_calibration"]
+#: samples per host program call in ``collect_statistics`` (fewer when they exceed ``CALIBRATION_BYTES``)
+CALIBRATION_BATCH = 64
+#: activation bytes of one chunk: every value has its own buffer, so larger chunks leave the caches
+CALIBRATION_BYTES = 48 << 20
+
+
+def _fitting(module: Module) -> int:
+    """Samples whose activations (every value of one sample) fit ``CALIBRATION_BYTES``, at least 8."""
+    per = sum(r.type.num_elements * r.type.element.numpy.itemsize for op in module.func.body
+              if op.name not in ("builtin.constant", "func.return") for r in op.results
+              if isinstance(r.type, TensorType))
+    return max(8, CALIBRATION_BYTES // max(per, 1))
+
+
+class BatchedRunner:
+    """The batch-folded module compiled for ``n`` samples, keeping every observed value's buffer.
+
+    ``runner(chunk)`` (at most ``n`` feed dicts) runs them and returns ``(value, array, batched)``
+    per value (``batched``: one row per sample; else computed from constants only) and sets
+    ``outputs`` (one row per sample, padding included); arrays are valid until the next call.
+    """
+
+    def __init__(self, host, names: list[str], observed: list[tuple[Value, Value, bool]], n: int) -> None:
+        self.host, self.names, self.observed, self.n = host, names, observed, n
+
+    def __call__(self, chunk: list[Sample]):
+        feeds = []
+        for name in self.names:
+            a = np.concatenate([s[name] for s in chunk])
+            if len(chunk) < self.n:  # the last chunk: padded with its last sample, observed without it
+                a = np.concatenate([a, np.repeat(a[-1:], self.n - len(chunk), axis=0)])
+            feeds.append(a)
+        outs = self.host.run(feeds)
+        kept = self.host.kept
+        self.outputs = outs
+        return [(v, kept[b], batched) for v, b, batched in self.observed]
+
+
+def batched_runner(module: Module, n: int, values: list[Value]) -> BatchedRunner | None:
+    """A host program running ``n`` samples of ``module`` at once and exposing ``values`` after each
+    run, or None when the host cannot (persistent state, no batch fold, no Numba, a value not kept)."""
+    if module.states or n < 1:
+        return None
+    try:
+        from edgecc.backends.numba import compile_module
+        from edgecc.frontend.batch import fold_batch
+
+        batched, vmap = fold_batch(module, n)
+        host = compile_module(batched, accumulate="float64", plan=False, fuse=False,
+                              keep=[vmap[v] for v in values])
+    except (EdgeccError, ImportError):
+        return None
+    if any(vmap[v] not in host.kept for v in values):
+        return None
+    observed = [(v, vmap[v], n == 1 or vmap[v].type.shape != v.type.shape) for v in values]
+    return BatchedRunner(host, input_names(module), observed, n)
+
+
+def _batched_runner(module: Module, n: int, want) -> BatchedRunner | None:
+    func = module.func
+    values = [a for a in func.arguments if want(a)]
+    values += [r for op in func.body if op.name not in ("builtin.constant", "func.return")
+               for r in op.results if want(r)]
+    return batched_runner(module, n, values)
+
+
+__all__ = ["BatchedRunner", "batched_runner", "collect_statistics", "input_names", "load_calibration"]

@@ -99,6 +99,44 @@ class Observer:
             self.channel_sum = s if self.channel_sum is None else self.channel_sum + s
             self.channel_count += arr.size // max(c, 1)
 
+    def update_samples(self, x: np.ndarray) -> None:
+        """``update(x[i:i + 1])`` for each sample ``i`` in order, in a few array operations.
+
+        Needs Numba (``edgecc.runtime.kernels.stats``). Every statistic is additive except the
+        histogram's radius, which grows as samples arrive:
+        each sample is binned at the radius it would have met (the running radius after it) and
+        its bins merged to the final radius, which is exactly the sequence of merges ``update``
+        applies (radii are powers of two, so the merged index is one floor division).
+        """
+        from edgecc.runtime.kernels import stats as kernels
+
+        n = len(x)
+        a = np.ascontiguousarray(x).reshape(n, -1)
+        if a.size == 0:
+            return
+        lo, hi = np.empty(n), np.empty(n)
+        zeros, bad = kernels.extrema(a, lo, hi)
+        if self.track_channels or bad:
+            for i in range(n):  # rare (non-finite) or cheap enough (bias-correction inputs)
+                self.update(x[i:i + 1])
+            return
+        self.min = min(self.min, float(lo.min()))
+        self.max = max(self.max, float(hi.max()))
+        self.count += a.size
+        self.zeros += zeros
+        radii = np.empty(n)
+        r = self.radius
+        for i, p in enumerate(np.maximum(np.abs(lo), np.abs(hi)).tolist()):
+            if p > r:
+                r = _grown(r, p)
+            radii[i] = r
+        if r > self.radius:
+            self._grow(r)
+        shift = np.zeros(n, np.int64)
+        live = radii > 0
+        shift[live] = np.rint(np.log2(self.radius / radii[live])).astype(np.int64)  # exact: powers of two
+        kernels.bin_rows(a, radii, shift, self.hist, HALF_BINS, np.empty(a.shape[1], np.int64))
+
     def _grow(self, peak: float) -> None:
         if self.radius == 0.0:
             # first non-zero data: a power-of-two radius keeps later merges exact
@@ -155,6 +193,16 @@ class Observer:
         self.max = max(self.max, other.max)
         self.count += other.count
         self.zeros += other.zeros
+
+
+def _grown(radius: float, peak: float) -> float:
+    """The radius ``Observer._grow(peak)`` leaves (``peak > radius``)."""
+    if radius == 0.0:
+        r = 2.0 ** math.ceil(math.log2(peak))
+        return r * 2 if r < peak else r
+    while radius < peak:
+        radius *= 2
+    return radius
 
 
 # ------------------------------------------------------------ range methods

@@ -183,6 +183,22 @@ class _Acc:
             self.abs_sum += float(np.sum(np.abs(d)))
             self.n += d.size
 
+    def add_rows(self, f: np.ndarray, q: np.ndarray) -> None:
+        """``add(f[i:i + 1], q[i:i + 1])`` for each sample row ``i``, vectorised (same sums)."""
+        n = len(f)
+        f = np.asarray(f, dtype=np.float64).reshape(n, -1)
+        d = np.asarray(q, dtype=np.float64).reshape(n, -1) - f
+        if not d.size:
+            return
+        ad = np.abs(d)
+        for sig, noise, mx, s in zip(np.sum(f * f, axis=1).tolist(), np.sum(d * d, axis=1).tolist(),
+                                     ad.max(axis=1).tolist(), ad.sum(axis=1).tolist()):
+            self.sig += sig
+            self.noise += noise
+            self.max = max(self.max, mx)
+            self.abs_sum += s
+        self.n += d.size
+
     @property
     def sqnr(self) -> float:
         return sqnr_db(self.sig, self.noise)
@@ -258,6 +274,28 @@ def compare_modules(float_module: Module, quant_module: Module, vmap: dict[Value
     f_outs: list[list[np.ndarray]] = [[] for _ in range(n_out)]
     q_outs: list[list[np.ndarray]] = [[] for _ in range(n_out)]
     qret = quant_module.func.outputs
+    runners = None if simulate else _host_runners(float_module, quant_module, pairs, len(samples))
+    if runners is not None:
+        fr, qr = runners
+        for start in range(0, len(samples), fr.n):
+            chunk = samples[start:start + fr.n]
+            k = len(chunk)
+            fvals = {v: (a, b) for v, a, b in fr(chunk)}
+            qvals = {v: (a, b) for v, a, b in qr([quantized_feeds(quant_module, s) for s in chunk])}
+            for acc, (r, qv, _, _) in zip(accs, pairs):
+                (f, fb), (q, qb) = fvals[r], qvals[qv]
+                if fb and qb:
+                    acc.add_rows(f[:k], _real(qv, q[:k]))
+                else:  # one side computed from constants only: the same array for every sample
+                    for i in range(k):
+                        acc.add(f[i:i + 1] if fb else f, _real(qv, q[i:i + 1] if qb else q))
+            for j in range(n_out):
+                f = np.asarray(fr.outputs[j][:k], dtype=np.float32)
+                q = _real(qret[j], qr.outputs[j][:k])
+                out_accs[j].add_rows(f, q)
+                f_outs[j].extend(f[i:i + 1] for i in range(k))
+                q_outs[j].extend(q[i:i + 1] for i in range(k))
+        samples = []
     for s in samples:
         fvals: dict[Value, np.ndarray] = {}
         qvals: dict[Value, np.ndarray] = {}
@@ -278,6 +316,18 @@ def compare_modules(float_module: Module, quant_module: Module, vmap: dict[Value
         layers.append(LayerStat(i, op_label(qop, i), qop.name.split(".", 1)[-1], str(qv.type.element.kind),
                                 acc.sqnr, acc.max, acc.mean))
     return layers, out_accs, [np.stack(x) for x in f_outs], [np.stack(x) for x in q_outs]
+
+
+def _host_runners(float_module: Module, quant_module: Module, pairs, count: int):
+    """Batched host programs of both modules (``calibrate.batched_runner``), or None."""
+    from edgecc.quant.calibrate import CALIBRATION_BATCH, batched_runner
+
+    n = min(CALIBRATION_BATCH, count)
+    if n < 2:
+        return None
+    fr = batched_runner(float_module, n, [r for r, _, _, _ in pairs])
+    qr = batched_runner(quant_module, n, [qv for _, qv, _, _ in pairs]) if fr is not None else None
+    return (fr, qr) if qr is not None else None
 
 
 def _top1_agreement(f: np.ndarray, q: np.ndarray) -> float | None:

@@ -239,8 +239,10 @@ def qgemm8(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi):
 
 @kernel
 def qdepthwise(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide, mult, sh, sw, pt, pl, dh, dw):
-    """Integer depthwise convolution (weight [KH, KW, C*M], int64 ``acc`` [C*M]); padding taps skipped
-    (they contribute (zp - zp) * w = 0)."""
+    """Integer depthwise convolution (weight [KH, KW, C*M], ``acc`` [C*M]); padding taps skipped
+    (they contribute (zp - zp) * w = 0). int8: int32 ``acc``, ``w`` and ``x_zp``, so LLVM keeps
+    32-bit lanes and vectorises over the channels (the sums wrap modulo 2^32 as the C int32
+    accumulator and the reference's final wrap do); int16x8: int64."""
     n_, h_, w_, c_ = x.shape
     kh_, kw_, cm = w.shape
     oh_, ow_ = out.shape[1], out.shape[2]
@@ -263,15 +265,15 @@ def qdepthwise(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide, mult, sh
                         wr = w[kh, kw]
                         if mult == 1:
                             for c in range(c_):
-                                acc[c] += (np.int64(xr[c]) - x_zp) * np.int64(wr[c])
+                                acc[c] += (xr[c] - x_zp) * wr[c]
                         else:
                             for c in range(c_):
-                                xv = np.int64(xr[c]) - x_zp
+                                xv = xr[c] - x_zp
                                 for mm in range(mult):
-                                    acc[c * mult + mm] += xv * np.int64(wr[c * mult + mm])
+                                    acc[c * mult + mm] += xv * wr[c * mult + mm]
                 orow = out[n, oh, ow]
                 for o in range(cm):
-                    y = requant(acc[o] + b[o], m[o], shift[o], wide) + out_zp
+                    y = requant(np.int64(acc[o]) + b[o], m[o], shift[o], wide) + out_zp
                     if y < lo:
                         y = lo
                     if y > hi:

@@ -89,7 +89,7 @@ def test_unknown_output_name(example):
         example.run(["logits"], {"input": np.zeros((1, 1, 49, 10), np.float32)})
 
 
-def test_batch_runs_per_sample_when_the_graph_fixes_batch_1(example):
+def test_batch_feed_on_a_graph_fixing_batch_1(example):
     x = np.random.default_rng(1).standard_normal((4, 1, 49, 10)).astype(np.float32)
     (y,) = example.run(None, {"input": x})
     assert y.shape == (4, 12)
@@ -107,7 +107,7 @@ def test_batch_recompiles_a_dynamic_batch_onnx_model(tmp_path):
         x = np.random.default_rng(2).standard_normal((5, 640)).astype(np.float32)
         (y,) = sess.run(None, {sess.get_inputs()[0].name: x})
     assert y.shape[0] == 5
-    assert len(sess._hosts) == 2  # compiled once more, for batch 5
+    assert len(sess._hosts) == 2  # compiled once more, for batch 5 (batch-folded)
     (y1,) = sess.run(None, {sess.get_inputs()[0].name: x[:1]})
     np.testing.assert_allclose(y[:1], y1, rtol=1e-6, atol=1e-6)
 

@@ -240,3 +240,80 @@ def test_progress_bar_runs(module, capsys):
     samples = load_calibration({"x": np.zeros((25, 1, 4)), "y": np.zeros((25, 2, 2))}, module)
     stats = collect_statistics(module, samples, progress=True)
     assert stats[module.func.arguments[0]].count == 100
+
+
+# ------------------------------------------------------- batched statistics pass
+def test_update_samples_is_a_sequence_of_updates():
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(4)
+    for trial in range(40):
+        n = int(rng.integers(1, 10))
+        x = (rng.standard_normal((n, 1, 5, 3)) * 2.0 ** rng.integers(-3, 4, (n, 1, 1, 1))).astype(np.float32)
+        x[int(rng.integers(0, n))] = 0  # an all-zero sample (possibly before any data)
+        x[0, 0, 0, 0], x[-1, 0, 0, 0] = 4.0, 5.0  # a value on the radius, then growth past it
+        one, many = Observer(), Observer()
+        if trial % 2:
+            first = rng.standard_normal((1, 5, 3)).astype(np.float32) * 0.1
+            one.update(first)
+            many.update(first)
+        for i in range(n):
+            one.update(x[i:i + 1])
+        many.update_samples(x)
+        for k in ("min", "max", "count", "radius", "zeros"):
+            assert getattr(one, k) == getattr(many, k), (trial, k)
+        np.testing.assert_array_equal(one.hist, many.hist)
+
+
+def _example_and_samples(n: int):
+    from edgecc.examples import path
+    from edgecc.frontend import import_onnx
+
+    module = import_onnx(path("kws_dscnn.onnx"))
+    x = np.random.default_rng(5).standard_normal((n, 1, 1, 49, 10)).astype(np.float32)
+    return module, load_calibration(list(x), module)
+
+
+def test_batched_pass_equals_the_per_sample_reference_pass():
+    pytest.importorskip("numba")
+    module, samples = _example_and_samples(19)  # chunks of 8, 8 and a padded 3
+    batched = collect_statistics(module, samples, batch=8, progress=False)
+    reference = collect_statistics(module, samples, batch=1, progress=False)
+    assert set(batched) == set(reference)
+    for v, r in reference.items():
+        b = batched[v]
+        assert (b.min, b.max, b.count, b.zeros, b.radius) == (r.min, r.max, r.count, r.zeros, r.radius)
+        np.testing.assert_array_equal(b.hist, r.hist)
+
+
+def test_quantized_scales_are_those_of_the_per_sample_pass(monkeypatch):
+    pytest.importorskip("numba")
+    from edgecc.quant import calibrate
+    from edgecc.quant.ptq import QuantizeConfig, quantize_module
+
+    runners = []
+    make = calibrate._batched_runner
+    monkeypatch.setattr(calibrate, "_batched_runner", lambda *a: runners.append(make(*a)) or runners[-1])
+
+    def scales(batch):
+        monkeypatch.setattr(calibrate, "CALIBRATION_BATCH", batch)
+        module, samples = _example_and_samples(12)
+        quantize_module(module, QuantizeConfig(), samples)
+        return [str(v.type) for op in module.func.body for v in op.results]
+
+    assert scales(64) == scales(1)
+    assert len(runners) == 1 and runners[0].n == 12  # batch 1 is the reference pass
+
+
+def test_report_from_batches_equals_the_per_sample_report(monkeypatch):
+    pytest.importorskip("numba")
+    from edgecc.quant import calibrate
+    from edgecc.quant.report import quantization_report
+
+    def report(batch):
+        monkeypatch.setattr(calibrate, "CALIBRATION_BATCH", batch)
+        module, samples = _example_and_samples(6)
+        return quantization_report(module, calibration=samples[:2], evaluation=samples, labels=np.arange(6))
+
+    batched, reference = report(4), report(1)  # evaluation in chunks of 4 and a padded 2
+    assert batched.layers == reference.layers
+    assert batched.outputs == reference.outputs and batched.accuracy == reference.accuracy
