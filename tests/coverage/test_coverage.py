@@ -20,6 +20,9 @@ if _NAME not in sys.modules:
     _spec.loader.exec_module(sys.modules[_NAME])
 M = sys.modules[_NAME]
 
+# the matrix is built once per worker: keep every cell on the same one
+pytestmark = pytest.mark.xdist_group("coverage-matrix")
+
 CELLS = [(op, s, b) for op in M.nn_ops() for s in M.SCHEMES for b in M.BACKENDS]
 
 
