@@ -201,12 +201,12 @@ def band_search(base: Module, core, slack: float | None, budget: int | None = No
     speed_cost = estimate_total(base, core.isa)
     limit = None if slack is None else speed_cost * (1 + slack)
     start = Choice(base, speed_plan, speed_cost, speed_cost, speed_plan.arena_size, [], budget=budget)
-    found = []
+    found, cache = [], {}
     for max_len in lengths:
         best, seen = start, set()
         while True:
-            best = _greedy(base, core, best, limit, max_len, seen)
-            split = _improve(base, core, best, limit, _splits(best.groups), seen)
+            best = _greedy(base, core, best, limit, max_len, seen, cache)
+            split = _improve(base, core, best, limit, _splits(best.groups), seen, cache)
             if split is None:
                 break
             best = split
@@ -216,33 +216,38 @@ def band_search(base: Module, core, slack: float | None, budget: int | None = No
     return min(found, key=lambda c: (c.arena, c.instructions))
 
 
-def _improve(base: Module, core, best: Choice, limit: float | None, candidates, seen: set) -> Choice | None:
-    """The candidate grouping with the smallest ``_key`` below ``best``'s (None: none is)."""
+def _improve(base: Module, core, best: Choice, limit: float | None, candidates, seen: set,
+             cache: dict) -> Choice | None:
+    """The candidate grouping with the smallest ``_key`` below ``best``'s (None: none is).
+    ``cache`` keeps (cost, key) per grouping across searches: planning is the expensive part."""
     top = None
     for groups in candidates:
         key = tuple(sorted(groups))
         if key in seen:
             continue
         seen.add(key)
-        m = with_groups(base, core, groups)
-        if m is None:
+        if key not in cache:
+            m = with_groups(base, core, groups)
+            cost = None if m is None else estimate_total(m, core.isa)
+            cache[key] = None if m is None or (limit is not None and cost > limit) else \
+                (cost, _key(_plan(m, core), cost))
+        if cache[key] is None or cache[key][1] >= _key(best.plan, best.instructions):
             continue
-        cost = estimate_total(m, core.isa)
-        if limit is not None and cost > limit:
-            continue
-        p = _plan(m, core)
-        if _key(p, cost) >= _key(best.plan, best.instructions):
-            continue
-        if top is None or _key(p, cost) < _key(top.plan, top.instructions):
-            top = Choice(m, p, cost, best.speed_instructions, best.speed_arena, groups, budget=best.budget)
-    return top
+        if top is None or cache[key][1] < cache[tuple(sorted(top))][1]:
+            top = groups
+    if top is None:
+        return None
+    m = with_groups(base, core, top)
+    return Choice(m, _plan(m, core), cache[tuple(sorted(top))][0], best.speed_instructions, best.speed_arena,
+                  top, budget=best.budget)
 
 
-def _greedy(base: Module, core, best: Choice, limit: float | None, max_len: int, seen: set) -> Choice:
+def _greedy(base: Module, core, best: Choice, limit: float | None, max_len: int, seen: set,
+            cache: dict) -> Choice:
     for _ in range(64):
         if best.budget is not None and best.arena <= best.budget:
             break
-        top = _improve(base, core, best, limit, _candidates(base, best.plan, best.groups, max_len), seen)
+        top = _improve(base, core, best, limit, _candidates(base, best.plan, best.groups, max_len), seen, cache)
         if top is None:
             break
         best = top
@@ -276,9 +281,11 @@ def _polish(base: Module, core, best: Choice) -> Choice:
                 m = with_groups(base, core, trial)
                 if m is None:
                     continue
-                p = _plan(m, core)
                 cost = estimate_total(m, core.isa)
-                if p.arena_size <= best.arena and cost < best.instructions:
+                if cost >= best.instructions:
+                    continue
+                p = _plan(m, core)
+                if p.arena_size <= best.arena:
                     best = Choice(m, p, cost, best.speed_instructions, best.speed_arena, trial, budget=best.budget)
                     groups = trial
     return best
