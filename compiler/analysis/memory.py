@@ -249,6 +249,10 @@ class Assignment:
     optimal: bool
 
 
+#: seeded random placement orders tried when some buffer shrinks
+_SHUFFLES = 8
+
+
 def assign_offsets(bufs: Sequence[Buffer], exact_limit: int = 12, budget: int = 200_000) -> Assignment:
     """The smallest arena among the heuristics (and the exact search for small problems)."""
     bufs = list(bufs)
@@ -272,6 +276,17 @@ def assign_offsets(bufs: Sequence[Buffer], exact_limit: int = 12, budget: int = 
                 continue  # that is tflm-greedy
             offs = place_in_order(bufs, order, fit, conflicts)
             cands.append((arena_of(bufs, offs), f"{fit}-fit-by-{kname}", offs))
+    if any(b.shrinks for b in bufs):
+        # the fixed orders place a shrinking buffer's successors just above its tail, which the
+        # next line buffers then need: a few seeded shuffles find far better fits (vww on M4:
+        # 41,600 -> 32,656 B, the lower bound)
+        import random
+
+        for seed in range(_SHUFFLES):
+            order = list(range(n))
+            random.Random(seed).shuffle(order)
+            offs = place_in_order(bufs, order, "first", conflicts)
+            cands.append((arena_of(bufs, offs), f"first-fit-shuffled-{seed}", offs))
     arena, name, offs = min(cands, key=lambda c: c[0])  # first minimum: prefers tflm-greedy on ties
     lb = lower_bound(bufs)
     optimal = arena <= lb
