@@ -124,7 +124,7 @@ def _place_first_fit(size: int, placed: list[tuple]) -> int:
     """Lowest offset where ``size`` fits among ``placed`` (offset, size[, own size]) entries sorted by
     offset; a third element is the bytes the new buffer holds while that one is live (shrinking
     buffers hold less later in life)."""
-    if any(len(p) > 2 and p[2] != size for p in placed):
+    if placed and len(placed[0]) > 2 and any(p[2] != size for p in placed):
         return min(c for c in {0, *(off + sz for off, sz, *_ in placed)} if _fits(c, size, placed))
     cand = 0
     for off, sz, *_ in placed:
@@ -140,7 +140,7 @@ def _fits(c: int, size: int, placed: list[tuple]) -> bool:
 
 def _place_best_fit(size: int, placed: list[tuple]) -> int:
     """The gap leaving the least slack (lowest on ties); on top when no gap fits."""
-    if any(len(p) > 2 and p[2] != size for p in placed):
+    if placed and len(placed[0]) > 2 and any(p[2] != size for p in placed):
         return _place_first_fit(size, placed)  # no single gap size: first fit
     best, best_slack, cand = None, None, 0
     for off, sz, *_ in placed:
@@ -151,8 +151,12 @@ def _place_best_fit(size: int, placed: list[tuple]) -> int:
     return best if best is not None else cand
 
 
-def _placed(bufs: Sequence[Buffer], i: int, offsets: Sequence[int], conflicts: list[list[int]]) -> list[tuple]:
-    """(offset, size, size of ``i``) of the placed buffers that live together with ``i``."""
+def _placed(bufs: Sequence[Buffer], i: int, offsets: Sequence[int], conflicts: list[list[int]],
+            shrinking: bool) -> list[tuple]:
+    """(offset, size[, size of ``i``]) of the placed buffers that live together with ``i`` (the third
+    element only when some buffer shrinks)."""
+    if not shrinking:
+        return sorted((offsets[j], bufs[j].size) for j in conflicts[i] if offsets[j] >= 0)
     b = bufs[i]
     return sorted((offsets[j], bufs[j].size_with(b), b.size_with(bufs[j]))
                   for j in conflicts[i] if offsets[j] >= 0)
@@ -164,8 +168,9 @@ def place_in_order(bufs: Sequence[Buffer], order: Sequence[int], fit: str = "fir
     conflicts = conflicts if conflicts is not None else _conflicts(bufs)
     place = _place_first_fit if fit == "first" else _place_best_fit
     offsets = [-1] * len(bufs)
+    shrinking = any(b.shrinks for b in bufs)
     for i in order:
-        offsets[i] = place(bufs[i].size, _placed(bufs, i, offsets, conflicts))
+        offsets[i] = place(bufs[i].size, _placed(bufs, i, offsets, conflicts, shrinking))
     return offsets
 
 
@@ -209,6 +214,7 @@ def exact(bufs: Sequence[Buffer], best: int, budget: int = 200_000,
     if best <= lb:
         return None, True
     sizes = [b.size for b in bufs]
+    shrinking = any(b.shrinks for b in bufs)
     by_size = sorted(range(n), key=lambda i: (-sizes[i], i))
     offsets = [-1] * n
     found: list[int] | None = None
@@ -227,7 +233,7 @@ def exact(bufs: Sequence[Buffer], best: int, budget: int = 200_000,
             nodes += 1
             if nodes > budget:
                 return True
-            off = _place_first_fit(sizes[i], _placed(bufs, i, offsets, conflicts))
+            off = _place_first_fit(sizes[i], _placed(bufs, i, offsets, conflicts, shrinking))
             if off < last_off or max(top, off + sizes[i]) >= bound:
                 continue
             offsets[i] = off
