@@ -193,7 +193,7 @@ def _candidates(base: Module, plan: MemoryPlan, groups, max_len: int = 4) -> lis
 
 
 def band_search(base: Module, core, slack: float | None, budget: int | None = None,
-                lengths: tuple[int, ...] = (4, 2, 1)) -> Choice:
+                lengths: tuple[int, ...] = (4, 1)) -> Choice:
     """Band grouping of ``base`` (lowered for speed; see the module docstring): the greedy search
     with chains of at most each of ``lengths`` layers, its groups then split where that helps;
     the smallest arena (then the fewest instructions) wins."""
