@@ -19,10 +19,11 @@ The modes:
   is smaller).
 
 The search is greedy on the exact memory plan: at each round it looks at the ops at
-the live-bytes peak, tries every chain through them (length 1-4) with 1, 2 or 4
+the live-bytes peak, tries every chain through them (length 1-4) with 1, 2, 4 or 8
 rows per band and with or without an input window, plans each candidate and keeps
-the smallest arena (then the cheapest); it stops when no candidate shrinks the
-arena within the instruction allowance. Instructions are estimated by
+the smallest arena (then the cheapest); when no candidate shrinks the arena within
+the instruction allowance it tries each group cut in two, and resumes if that helped.
+It runs once with chains of up to 4 layers and once with single layers. Instructions are estimated by
 ``estimate`` (per-MAC and per-call figures per ISA, calibrated on the emulator;
 ``edgecc bench -t CORE`` measures them exactly).
 """
