@@ -279,7 +279,7 @@ class BandOp(KernelOp):
         ctx_ptr = f"(void *){sb}" if g.ctx_bytes else "NULL"
         lines = [f"/* band execution: {k} stages, {g.steps} steps of {g.rows} output rows"
                  f"{', written over the input' if e.plan.reuses(self) == 0 else ''} */",
-                 f"int32_t hi[{k}] = {{0}};", f"int32_t base[{k}] = {{0}};",
+                 f"int32_t hi[{k}] = {{0}};"] + ([f"int32_t base[{k}] = {{0}};"] if k > 1 else []) + [
                  f"for (int32_t s = 0; s < {g.steps}; ++s) {{",
                  f"    const {ctype} *step = &{tbl}[s * {2 * k}];"]
         for i, st in enumerate(g.stages):

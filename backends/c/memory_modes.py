@@ -19,10 +19,11 @@ The modes:
   is smaller).
 
 The search is greedy on the exact memory plan: at each round it looks at the ops at
-the live-bytes peak, tries every chain through them (length 1-4) with 1, 2 or 4
+the live-bytes peak, tries every chain through them (length 1-4) with 1, 2, 4 or 8
 rows per band and with or without an input window, plans each candidate and keeps
-the smallest arena (then the cheapest); it stops when no candidate shrinks the
-arena within the instruction allowance. Instructions are estimated by
+the smallest arena (then the cheapest); when no candidate shrinks the arena within
+the instruction allowance it tries each group cut in two, and resumes if that helped.
+It runs once with chains of up to 4 layers and once with single layers. Instructions are estimated by
 ``estimate`` (per-MAC and per-call figures per ISA, calibrated on the emulator;
 ``edgecc bench -t CORE`` measures them exactly).
 """
@@ -60,10 +61,11 @@ _PER_CALL = 400
 #: Helium's read in place: im2col columns, reordered depthwise weights)
 _BAND_CALL = {"mve": 320, "dsp": 7400, "none": 7400}
 _PER_COPIED_BYTE = 0.3  # memcpy / memmove in band execution
-#: CMSIS-NN convolutions compute output pixels in groups (Helium: 4, DSP: 2); the pixels of a
-#: call left over from its groups run a slower path costing this much more per MAC (fitted:
-#: 0.555 on cortex-m55, 0.659 on cortex-m4)
-_GROUP = {"mve": (4, 0.55), "dsp": (2, 0.66)}
+#: CMSIS-NN kernels compute output pixels in groups (Helium convolutions and depthwise: 4, DSP
+#: convolutions: 2); the pixels of a call left over from its groups run a slower path costing this
+#: much more per MAC (fitted on the emulator: conv 0.555 on cortex-m55, 0.659 on cortex-m4;
+#: depthwise 1.98 on cortex-m55, from one-row bands of the MLPerf KWS model)
+_GROUP = {("mve", "conv"): (4, 0.55), ("dsp", "conv"): (2, 0.66), ("mve", "depthwise"): (4, 1.98)}
 
 
 def _kind(op) -> str:
@@ -80,10 +82,12 @@ def _band_overhead(op, isa: str) -> float:
 
     g = op.group
     extra = (g.calls - len(op.member_ops())) * _BAND_CALL.get(isa, _PER_CALL) + g.copied_bytes * _PER_COPIED_BYTE
-    group, per_mac = _GROUP.get(isa, (1, 0.0))
     k = len(g.stages)
     for i, st in enumerate(g.stages):
-        if st.op is None or group == 1 or not _kind(st.op).startswith("conv"):
+        if st.op is None:
+            continue
+        group, per_mac = _GROUP.get((isa, _kind(st.op).replace("conv1x1", "conv")), (1, 0.0))
+        if group == 1:
             continue
         ow = st.op.results[0].type.shape[2]
         per_pixel = op_macs(st.op) / max(st.op.results[0].type.shape[1] * ow, 1)
@@ -161,7 +165,7 @@ def with_groups(base: Module, core, groups) -> Module | None:
     return m
 
 
-def _candidates(base: Module, plan: MemoryPlan, groups) -> list:
+def _candidates(base: Module, plan: MemoryPlan, groups, max_len: int = 4) -> list:
     from edgecc.backends.c.bands import chains_through
 
     by_idx = {op.attrs["edgecc.index"]: op for op in base.func.body if "edgecc.index" in op.attrs}
@@ -176,7 +180,7 @@ def _candidates(base: Module, plan: MemoryPlan, groups) -> list:
         op = by_idx.get(idx)
         if op is None:
             continue
-        for chain in chains_through(base, op):
+        for chain in chains_through(base, op, max_len):
             key = tuple(o.attrs["edgecc.index"] for o in chain)
             if key not in chains:
                 chains.append(key)
@@ -189,37 +193,78 @@ def _candidates(base: Module, plan: MemoryPlan, groups) -> list:
     return out
 
 
-def band_search(base: Module, core, slack: float | None, budget: int | None = None) -> Choice:
-    """Greedy band grouping of ``base`` (lowered for speed; see the module docstring)."""
+def band_search(base: Module, core, slack: float | None, budget: int | None = None,
+                lengths: tuple[int, ...] = (4, 1)) -> Choice:
+    """Band grouping of ``base`` (lowered for speed; see the module docstring): the greedy search
+    with chains of at most each of ``lengths`` layers, its groups then split where that helps;
+    the smallest arena (then the fewest instructions) wins."""
     speed_plan = _plan(base, core)
     speed_cost = estimate_total(base, core.isa)
     limit = None if slack is None else speed_cost * (1 + slack)
-    best = Choice(base, speed_plan, speed_cost, speed_cost, speed_plan.arena_size, [], budget=budget)
-    seen: set = set()
-    for _ in range(64):
-        if budget is not None and best.arena <= budget:
+    start = Choice(base, speed_plan, speed_cost, speed_cost, speed_plan.arena_size, [], budget=budget)
+    found, cache = [], {}
+    for max_len in lengths:
+        best, seen = start, set()
+        while True:
+            best = _greedy(base, core, best, limit, max_len, seen, cache)
+            split = _improve(base, core, best, limit, _splits(best.groups), seen, cache)
+            if split is None:
+                break
+            best = split
+        found.append(_polish(base, core, best))
+        if budget is not None and found[-1].arena <= budget:
             break
-        top = None
-        for groups in _candidates(base, best.plan, best.groups):
-            key = tuple(sorted(groups))
-            if key in seen:
-                continue
-            seen.add(key)
+    return min(found, key=lambda c: (c.arena, c.instructions))
+
+
+def _improve(base: Module, core, best: Choice, limit: float | None, candidates, seen: set,
+             cache: dict) -> Choice | None:
+    """The candidate grouping with the smallest ``_key`` below ``best``'s (None: none is).
+    ``cache`` keeps (cost, key) per grouping across searches: planning is the expensive part."""
+    top = None
+    for groups in candidates:
+        key = tuple(sorted(groups))
+        if key in seen:
+            continue
+        seen.add(key)
+        if key not in cache:
             m = with_groups(base, core, groups)
-            if m is None:
-                continue
-            cost = estimate_total(m, core.isa)
-            if limit is not None and cost > limit:
-                continue
-            p = _plan(m, core)
-            if _key(p, cost) >= _key(best.plan, best.instructions):
-                continue
-            if top is None or _key(p, cost) < _key(top.plan, top.instructions):
-                top = Choice(m, p, cost, speed_cost, speed_plan.arena_size, groups, budget=budget)
+            cost = None if m is None else estimate_total(m, core.isa)
+            cache[key] = None if m is None or (limit is not None and cost > limit) else \
+                (cost, _key(_plan(m, core), cost))
+        if cache[key] is None or cache[key][1] >= _key(best.plan, best.instructions):
+            continue
+        if top is None or cache[key][1] < cache[tuple(sorted(top))][1]:
+            top = groups
+    if top is None:
+        return None
+    m = with_groups(base, core, top)
+    return Choice(m, _plan(m, core), cache[tuple(sorted(top))][0], best.speed_instructions, best.speed_arena,
+                  top, budget=best.budget)
+
+
+def _greedy(base: Module, core, best: Choice, limit: float | None, max_len: int, seen: set,
+            cache: dict) -> Choice:
+    for _ in range(64):
+        if best.budget is not None and best.arena <= best.budget:
+            break
+        top = _improve(base, core, best, limit, _candidates(base, best.plan, best.groups, max_len), seen, cache)
         if top is None:
             break
         best = top
-    return _polish(base, core, best)
+    return best
+
+
+def _splits(groups) -> list:
+    """Each group cut in two at each layer boundary (the greedy forms groups whole, so a pair of
+    shorter groups with a smaller peak between them is out of its reach)."""
+    out = []
+    for i, (members, rows, _) in enumerate(groups):
+        for cut in range(1, len(members)):
+            for w1 in (False, True):
+                for w2 in (False, True):
+                    out.append(groups[:i] + [(members[:cut], rows, w1), (members[cut:], rows, w2)] + groups[i + 1:])
+    return out
 
 
 def _polish(base: Module, core, best: Choice) -> Choice:
@@ -237,9 +282,11 @@ def _polish(base: Module, core, best: Choice) -> Choice:
                 m = with_groups(base, core, trial)
                 if m is None:
                     continue
-                p = _plan(m, core)
                 cost = estimate_total(m, core.isa)
-                if p.arena_size <= best.arena and cost < best.instructions:
+                if cost >= best.instructions:
+                    continue
+                p = _plan(m, core)
+                if p.arena_size <= best.arena:
                     best = Choice(m, p, cost, best.speed_instructions, best.speed_arena, trial, budget=best.budget)
                     groups = trial
     return best

@@ -78,10 +78,27 @@ class Buffer:
     kind: str = "tensor"  # "tensor" or "scratch"
     op: Operation | None = None  # the op of a scratch buffer
     offset: int = -1
+    #: (position, size): from ``position`` on the buffer holds only its first ``size`` bytes, e.g.
+    #: after a strided band wrote its smaller output over the start of its input; sizes decrease
+    shrinks: tuple[tuple[int, int], ...] = ()
 
     def overlaps(self, other: Buffer) -> bool:
         """Lifetimes intersect (both live at some position)."""
         return self.first <= other.last and other.first <= self.last
+
+    def size_at(self, pos: int) -> int:
+        """Bytes held at ``pos`` (``size`` before the first shrink; sizes only decrease, so this is
+        also the most the buffer holds from ``pos`` to its end)."""
+        size = self.size
+        for p, s in self.shrinks:
+            if p > pos:
+                break
+            size = s
+        return size
+
+    def size_with(self, other: Buffer) -> int:
+        """The most bytes held while ``other`` is live too (what the two must not share)."""
+        return self.size_at(max(self.first, other.first)) if self.shrinks else self.size
 
     def __repr__(self) -> str:
         return f"Buffer#{self.index}({self.label}, {self.size} B, [{self.first}, {self.last}], @{self.offset})"
@@ -143,7 +160,11 @@ class Liveness:
         delta = [0] * (n + 1)
         for b in self.buffers:
             delta[b.first] += b.size
-            delta[b.last + 1] -= b.size
+            prev = b.size
+            for p, sz in b.shrinks:
+                delta[p] -= prev - sz
+                prev = sz
+            delta[b.last + 1] -= prev
         out, cur = [], 0
         for i in range(n):
             cur += delta[i]
@@ -152,11 +173,12 @@ class Liveness:
 
 
 class _Group:
-    __slots__ = ("members", "first", "last", "size", "output")
+    __slots__ = ("members", "first", "last", "size", "output", "shrinks")
 
     def __init__(self, v: Value, first: int, last: int, size: int, output: bool) -> None:
         self.members = [v]
         self.first, self.last, self.size, self.output = first, last, size, output
+        self.shrinks: list[tuple[int, int]] = []
 
 
 def analyze(func: Func, order: Sequence[Operation] | None = None, *, alignment: int = 4,
@@ -216,6 +238,9 @@ def analyze(func: Func, order: Sequence[Operation] | None = None, *, alignment: 
                 merged = _in_place_operand(op, rule, r, groups, last, i)
             if merged is not None:
                 g = groups[op.operands[merged]]
+                held = align_up(g.shrinks[-1][1] if g.shrinks else g.size, alignment)
+                if align_up(value_bytes(r), alignment) < held and i + 1 <= last[r]:
+                    g.shrinks.append((i + 1, value_bytes(r)))  # the rest of the input is dead
                 g.members.append(r)
                 g.last = max(g.last, last[r])
                 g.output = g.output or r in outputs
@@ -240,7 +265,8 @@ def analyze(func: Func, order: Sequence[Operation] | None = None, *, alignment: 
         b = seen.get(id(g))
         if b is None:
             b = Buffer(len(buffers), align_up(g.size, alignment), g.first, g.last, list(g.members),
-                       value_label(g.members[0]))
+                       value_label(g.members[0]),
+                       shrinks=tuple((p, align_up(sz, alignment)) for p, sz in g.shrinks))
             seen[id(g)] = b
             buffers.append(b)
         buffer_of[v] = b

@@ -291,11 +291,12 @@ class Operation:
             new,
             operands if operands is not None else self.operands,
             self.result_types,
-            dict(self.attrs),
+            None,
             self.loc,
             name=self.name,
             result_names=[r.name_hint for r in self.results],
         )
+        new.attrs = dict(self.attrs)  # already canonical: normalizing again dominates module clones
         new.text_loc = self.text_loc
         return new
 

@@ -26,6 +26,8 @@ needs_tools = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
 needs_cmsis = pytest.mark.skipif(not os.environ.get("EDGECC_CMSIS_NN"),
                                  reason="EDGECC_CMSIS_NN is not set (a CMSIS-NN checkout)")
 CORES = ("cortex-m55", "cortex-m4")
+#: (--memory auto, --memory speed) arena bytes of the bundled example (the MLPerf KWS network)
+EXAMPLE_ARENAS = {"cortex-m55": (14384, 20464), "cortex-m4": (9920, 16256)}
 #: without a CMSIS-NN checkout the emulator still runs, on edgecc's portable kernels
 KERNELS = None if os.environ.get("EDGECC_CMSIS_NN") else "portable"
 LIBRARY = "cmsis-nn" if KERNELS is None else "edgecc"
@@ -109,6 +111,13 @@ def test_example_is_bit_exact_and_counts_repeat(core, example):
     again = emulate(module, core, samples=samples, kernels=KERNELS)
     assert (again.run_instructions, again.layer_instructions, again.total_instructions) == \
         (first.run_instructions, first.layer_instructions, first.total_instructions)
+    if LIBRARY == "cmsis-nn":  # the default plan: band groups, the arena goal, within 10 % of speed
+        speed = emulate(module, core, samples=samples, memory="speed")
+        assert _same(speed.outputs, want)
+        assert (first.report["arena_bytes"], speed.report["arena_bytes"]) == EXAMPLE_ARENAS[core]
+        assert first.report["arena_bytes"] <= 0.6 * 24272  # TFLM's arena of the MLPerf KWS model
+        assert first.report["memory_choice"]["band_groups"] >= 5
+        assert first.run_instructions <= 1.10 * speed.run_instructions
 
 
 @needs_tools
@@ -143,6 +152,32 @@ def test_mlperf_resnet8(core, shared_models):
         pytest.skip(f"{path.name} is not in ../shared/models/mlperf_tiny")
     r = _check(load(path), core, kernels=KERNELS)
     assert LIBRARY in r.report["libraries"]
+
+
+@pytest.mark.slow
+@needs_tools
+@needs_cmsis
+@pytest.mark.parametrize("core", CORES)
+def test_mlperf_vww_bands_over_shrinking_buffers(core, shared_models):
+    """MobileNetV1 96x96: the strided first groups write their smaller outputs over the model input,
+    whose freed tail holds the next groups' line buffers and outputs (the vww-class goal: <= 0.35x
+    TFLM's arena at <= 1.25x the speed build's instructions)."""
+    from edgecc.backends.c.ram_table import load
+
+    path = shared_models / "vww_96_int8_qdq.onnx"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not in ../shared/models/mlperf_tiny")
+    module = load(path)
+    samples = random_samples(module, 1, seed=0)
+    auto = _check(module, core, samples=samples)
+    speed = _check(module, core, samples=samples, memory="speed")
+    assert (auto.report["arena_bytes"], speed.report["arena_bytes"]) == VWW_ARENAS[core]
+    assert auto.report["arena_bytes"] <= 0.35 * 103680
+    assert auto.run_instructions <= 1.25 * speed.run_instructions
+
+
+#: (--memory auto, --memory speed) arena bytes of the MLPerf VWW model
+VWW_ARENAS = {"cortex-m55": (28640, 55296), "cortex-m4": (28624, 55328)}
 
 
 @needs_tools

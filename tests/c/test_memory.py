@@ -106,6 +106,41 @@ def test_never_above_tflm_greedy_on_random_problems(seed):
     assert lower_bound(b) <= a.arena <= arena_of(b, tflm_greedy(b))
 
 
+def test_a_shrinking_buffer_frees_its_tail():
+    """A strided band writes its smaller output over the start of its input: from then on only
+    those bytes are held, and a buffer born later may take the rest."""
+    x = Buffer(0, 100, 0, 3, label="x", shrinks=((1, 20),))  # 100 B at 0, then 20 B (the output)
+    y = Buffer(1, 80, 1, 2, label="y")
+    assert [x.size_at(p) for p in range(4)] == [100, 20, 20, 20]
+    assert (x.size_with(y), y.size_with(x)) == (20, 80)
+    assert tflm_greedy([x, y]) == [0, 20]
+    assert assign_offsets([x, y]).arena == 100 == lower_bound([x, y])
+    check_no_overlap([x, y], [0, 20])
+    with pytest.raises(AssertionError):
+        check_no_overlap([x, y], [0, 19])
+    # without the shrink the two stack
+    assert assign_offsets(bufs((100, 0, 3), (80, 1, 2))).arena == 180
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_shrinking_buffers_on_random_problems(seed):
+    rng = random.Random(100 + seed)
+    b = []
+    for i in range(rng.randint(2, 14)):
+        f = rng.randint(0, 12)
+        size = rng.choice([16, 64, 256, 1024]) * rng.randint(1, 3)
+        last = f + rng.randint(0, 6)
+        cuts = sorted(rng.sample(range(f + 1, last + 1), min(2, last - f))) if last > f else []
+        sizes = sorted((rng.randint(1, size // 16) * 16 for _ in cuts), reverse=True)
+        b.append(Buffer(i, size, f, last, label=f"b{i}", shrinks=tuple(zip(cuts, sizes))))
+    a = assign_offsets(b)
+    check_no_overlap(b, a.offsets)
+    assert lower_bound(b) <= a.arena
+    for pos in range(20):  # the checker's view: no two buffers share a byte at any position
+        held = sorted((o, o + x.size_at(pos)) for x, o in zip(b, a.offsets) if x.first <= pos <= x.last)
+        assert all(hi <= lo2 for (_, hi), (lo2, _) in zip(held, held[1:]))
+
+
 # ----------------------------------------------------------------------------- IR graphs
 def chain(*shapes_ops):
     """A function: x -> op1 -> op2 ... with the given nn op classes (unary, same shape)."""
