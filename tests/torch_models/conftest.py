@@ -1,7 +1,9 @@
 """Fixtures of the torch.onnx model tests: each network exported once per session.
 
 A variant is ``(net, exporter, batchnorm)``: exporter "dynamo" (``torch.export``) or "torchscript",
-batchnorm "kept" or "folded" (``fuse_conv_bn_eval`` before export). Exports go to a session temp
+batchnorm "kept" (exported unoptimized, so the file has ``BatchNormalization`` nodes) or "folded"
+(``fuse_conv_bn_eval`` in torch, then the exporter's default optimizations). Networks without
+BatchNorm (the recurrent ones) have one "kept" variant per exporter, with default options. Exports go to a session temp
 folder with fixed seeds, so every run builds the same files on any machine.
 """
 
@@ -48,7 +50,8 @@ def exported(tmp_path_factory):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 logging.getLogger("torch").setLevel(logging.ERROR)
-                n.export(model, n.NETS[net][1], path, dynamo=exporter == "dynamo")
+                n.export(model, n.NETS[net][1], path, dynamo=exporter == "dynamo",
+                         optimize=batchnorm == "folded" or not n.has_batchnorm(net))
             cache[key] = path
         return cache[key]
 

@@ -253,8 +253,13 @@ def has_batchnorm(name: str) -> bool:
     return any(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in NETS[name][0]().modules())
 
 
-def export(net: nn.Module, shape, path, *, dynamo: bool) -> None:
-    """Write ``net`` to ``path`` with the dynamo (``torch.export``) or the TorchScript exporter."""
+def export(net: nn.Module, shape, path, *, dynamo: bool, optimize: bool = True) -> None:
+    """Write ``net`` to ``path`` with the dynamo (``torch.export``) or the TorchScript exporter.
+
+    Both exporters fold an eval-mode BatchNorm into the convolution before it reaches the file;
+    ``optimize=False`` (dynamo: no onnxscript optimizer; TorchScript: no constant folding) writes
+    the graph as traced, with its ``BatchNormalization`` nodes (and dynamo's Shape/Expand/CastLike).
+    """
     x = torch.randn(*shape)
-    kw = {} if dynamo else {"opset_version": 17}
+    kw = {"optimize": optimize} if dynamo else {"opset_version": 17, "do_constant_folding": optimize}
     torch.onnx.export(net, (x,), str(path), dynamo=dynamo, input_names=["x"], output_names=["y"], **kw)
