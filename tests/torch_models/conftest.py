@@ -3,8 +3,8 @@
 A variant is ``(net, exporter, batchnorm)``: exporter "dynamo" (``torch.export``) or "torchscript",
 batchnorm "kept" (exported unoptimized, so the file has ``BatchNormalization`` nodes) or "folded"
 (``fuse_conv_bn_eval`` in torch, then the exporter's default optimizations). Networks without
-BatchNorm (the recurrent ones) have one "kept" variant per exporter, with default options. Exports go to a session temp
-folder with fixed seeds, so every run builds the same files on any machine.
+BatchNorm (the recurrent ones) have one "kept" variant per exporter, with default options. Exports
+go to a session temp folder with fixed seeds, so every run builds the same files on any machine.
 """
 
 from __future__ import annotations
