@@ -3,7 +3,8 @@
 Each ``// RUN:`` line is a shell pipeline (``%s`` is the file) run with bash
 ``-o pipefail`` and the interpreter's bin folder first on PATH, so ``edgecc``
 and ``filecheck`` are the ones installed with this Python. This is the lit
-convention without the lit dependency.
+convention without the lit dependency. Also the session fixtures several folders share: the
+portable C runtime built once (``runtime_lib``), the MLPerf Tiny models beside the checkout.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +98,18 @@ def shared_models() -> Path:
     if not SHARED_MODELS.is_dir():
         pytest.skip("../shared/models/mlperf_tiny is not present")
     return SHARED_MODELS
+
+
+@pytest.fixture(scope="session")
+def gcc():
+    if shutil.which("gcc") is None:
+        pytest.skip("no host gcc")
+    return "gcc"
+
+
+@pytest.fixture(scope="session")
+def runtime_lib(gcc, tmp_path_factory):
+    """edgecc's portable C runtime compiled once per session with -std=c99 -Wall -Wextra -Werror."""
+    from edgecc.backends.c.verify import build_runtime_library
+
+    return build_runtime_library(tmp_path_factory.mktemp("edgecc-runtime"), gcc)

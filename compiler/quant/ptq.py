@@ -457,6 +457,8 @@ class _Rewriter:
         self.result = result
         self.q_cache: dict[tuple[Value, QuantizedType], Value] = {}
         self.dq_cache: dict[Value, Value] = {}
+        #: (float source, type, integers) -> the quantized constant already made from them
+        self.const_cache: dict[tuple, Value] = {}
         self.old_constants: set[Operation] = set()
 
     # -- insertion helpers
@@ -507,8 +509,15 @@ class _Rewriter:
         return out
 
     def _constant_before(self, anchor: Operation, data: np.ndarray, t: TensorType, like: Value) -> Value:
+        """A constant of ``data`` quantized from ``like``, shared by every op that quantizes it the same
+        way: a weight used by many ops (the recurrent weights of an unrolled GRU/LSTM, one per time
+        step) stays one array in flash instead of one copy per use."""
         from edgecc.dialects.builtin import ConstantOp
 
+        key = (like, t, data.dtype.str, data.tobytes())
+        hit = self.const_cache.get(key)
+        if hit is not None:
+            return hit
         src = like.defining_op()
         if src is not None and src.name in ("builtin.constant", "nn.dequantize"):
             self.old_constants.add(src)
@@ -518,6 +527,7 @@ class _Rewriter:
         dense = DenseElements(data, t)
         op = ConstantOp.from_array(dense, loc=src.loc if src is not None else anchor.loc, name=name)
         anchor.parent.insert_before(anchor, op)
+        self.const_cache[key] = op.result
         return op.result
 
     def wanted_input(self, v: Value, scheme: S.Scheme) -> QuantizedType:

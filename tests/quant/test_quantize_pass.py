@@ -481,3 +481,20 @@ def test_clamp_shares_parameters_unless_relu_or_relu6(scheme, lo, hi, shared):
     x = np.random.default_rng(9).integers(-128, 128, (1, 64)).astype(
         np.int8 if scheme == "int8" else np.int16)
     run(m, [x])  # the integer interpreter accepts it
+
+
+def test_weight_shared_by_unrolled_steps_stays_one_constant():
+    """The frontend unrolls a GRU into fully_connected ops per step on the same recurrent weights; the
+    quantized graph keeps one int8 copy of each (not one per step: 48 copies for a 49-frame KWS)."""
+    module = _import(models.gru_model(seq=7, hidden=8, features=4))
+
+    def recurrent():
+        return sorted((op.result.type.shape, len(op.result.uses), str(op.result.type.element)[:2])
+                      for op in module.func.body if op.name == "builtin.constant"
+                      and op.result.type.shape in ((16, 8), (8, 8)))
+
+    assert recurrent() == [((8, 8), 7, "f3"), ((16, 8), 7, "f3")]
+    _quantize(module)
+    assert [(s, n) for s, n, _ in recurrent()] == [((8, 8), 7), ((16, 8), 7)]
+    assert all(op.result.type.element.storage.bits == 8 for op in module.func.body
+               if op.name == "builtin.constant" and op.result.type.shape in ((16, 8), (8, 8)))
