@@ -28,6 +28,8 @@ from edgecc.interp.reference import run
 
 pytest.importorskip("torch", reason="torch (test extra) is not installed")
 ort = pytest.importorskip("onnxruntime")
+# each export is made once per worker: keep the module on one
+pytestmark = pytest.mark.xdist_group("torch-exports")
 
 NETS = ("mobilenet_v2", "mobilenet_v3_small", "resnet_se", "unet", "conv1d", "gru_kws", "lstm_autoencoder")
 RECURRENT = ("gru_kws", "lstm_autoencoder")  # no BatchNorm: one "kept" variant per exporter
