@@ -64,7 +64,7 @@ class _Dask:
             raise EdgeccError(f"--executor {spec}: dask.distributed is not installed "
                               "(pip install 'edgecc[dask]')") from None
         try:
-            self.client = Client(f"tcp://{address}", timeout=5, set_as_default=False)
+            self.client = Client(f"tcp://{address}", timeout=3, set_as_default=False)
         except (OSError, TimeoutError) as e:
             raise EdgeccError(f"--executor {spec}: cannot reach a dask scheduler at {address} "
                               f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None

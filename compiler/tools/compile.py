@@ -322,8 +322,8 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
         if board_info is not None:
             check_board(module, job, board_info)
         if searched:
-            res, baseline, _ = searched
-            write_search_report(res, baseline, module, calib, evaluation, core.name, weight_storage, tmp)
+            res, baseline, samples, ev = searched
+            write_search_report(res, baseline, module, samples, ev, core.name, weight_storage, tmp)
     if depfile is not None:
         from edgecc.backends.c.depfile import write_depfile
 
@@ -362,15 +362,16 @@ def fit_flash_budget(module: Module, passes: str, scheme: str, calib: Path | Non
         click.echo(f"flash budget {res.budget:,} B: {res.baseline.flash:,} -> {res.chosen.flash:,} B, "
                    f"{res.measure} {res.baseline.quality:.4g} -> {res.chosen.quality:.4g} "
                    f"({len(res.evaluated)} candidates; chosen: {res.chosen.label()})", err=True)
-    return ",".join(t for t in (float_pm.pipeline_text(), res.chosen.pipeline) if t), res, baseline, samples
+    text = ",".join(t for t in (float_pm.pipeline_text(), res.chosen.pipeline) if t)
+    return text, res, baseline, samples, ev
 
 
-def write_search_report(res, baseline: Module, module: Module, calib: Path, evaluation: Path | None,
+def write_search_report(res, baseline: Module, module: Module, samples: list, evaluation,
                         target: str, weights: str, tmp: Path) -> None:
     """compress.json / compress.md (the search and per-class accuracy with --eval), pareto.png."""
     from edgecc.compress.report import compression_report, pareto_figure, write_report
 
-    r = compression_report(baseline, module, calibration=calib, evaluation=evaluation, target=target,
+    r = compression_report(baseline, module, calibration=samples, evaluation=evaluation, target=target,
                            weights=weights)
     r["search"] = res.summary()
     write_report(r, tmp)
