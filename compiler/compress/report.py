@@ -240,6 +240,12 @@ def report_markdown(r: dict) -> str:
             f"{x['sparsity']:.1%} | {x['levels']} | {x['bits']:.2f} | {_pair(x['macs'])} | "
             f"{_pair(x['flash_bytes'])} | {x['encoding']} | {_fmt(x['sqnr_db'], '.1f')} |"
         )
+    if "search" in r:
+        sr = r["search"]
+        lines += ["", f"Search: budget {sr['budget_bytes']:,} B, {len(sr['candidates'])} candidates measured by "
+                  f"{sr['measure']}; chosen: {sr['chosen']['choice']} ({sr['chosen']['flash_bytes']:,} B, "
+                  f"{sr['chosen']['quality']:.4g}); pipeline `{sr['chosen']['pipeline']}`", "",
+                  "![flash against quality of every candidate](pareto.png)"]
     if "per_class" in t:
         worst = set(t["worst_classes"])
         lines += ["", "| class | samples | accuracy before | after | change |", "|---:|---:|---:|---:|---:|"]

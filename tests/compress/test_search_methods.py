@@ -47,15 +47,15 @@ def digits():
     return module, load_calibration({"x": D.nchw(train[0][:16])}, module), ev
 
 
-@pytest.mark.slow
 def test_search_mixes_methods_under_the_budget_and_its_figure_is_the_c_builds(digits, runtime_lib):
     from edgecc.backends.c.verify import verify
 
     module, samples, ev = digits
-    res = search(module, samples, budget="70%", quantize=QUANTIZE, target="cortex-m4", build=BUILD,
+    res = search(module, samples, budget="45%", quantize=QUANTIZE, target="cortex-m4", build=BUILD,
                  evaluation=ev, methods=("prune", "int4"), min_sqnr=15.0, executor="local:2", samples=16)
     c = res.chosen
-    assert c.flash <= res.budget == int(0.7 * res.baseline.flash)
+    assert c.flash <= res.budget == int(0.45 * res.baseline.flash)
+    print(c.label(), c.flash, res.baseline.flash, c.accuracy, len(res.evaluated))
     assert len({m for m, _, _ in c.choice}) >= 2, c.label()  # mixed methods
     assert c.accuracy >= res.baseline.accuracy - 0.01 and c.sqnr >= 15.0
     assert c in res.evaluated and res.baseline in res.evaluated
@@ -104,3 +104,12 @@ def test_cli_executor_error(tmp_path):
                            "--executor", "dask://127.0.0.1:9"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and proc.stderr.strip().count("\n") == 0, proc.stderr
     assert "cannot reach a dask scheduler" in proc.stderr
+
+
+def test_pareto_png_is_deterministic(tmp_path):
+    from edgecc.compress.report import pareto_figure
+
+    points = [(40072, 0.977), (30616, 0.982), (23708, 0.98), (22402, 0.99)]
+    for name in ("a.png", "b.png"):
+        pareto_figure(points, points[-1], tmp_path / name, "top-1")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
