@@ -33,12 +33,11 @@ BUILD = {"weights": "encoded"}
 
 @pytest.fixture(scope="module")
 def digits():
+    from edgecc.compress.search import load_evaluation
     from edgecc.frontend import import_onnx
     from edgecc.passes.manager import PassManager
     from edgecc.passes.registry import DEFAULT_PIPELINE
     from edgecc.quant.calibrate import load_calibration
-
-    from edgecc.compress.search import load_evaluation
 
     params, train, test = D.train()
     module = import_onnx(D.export_onnx(params))
@@ -55,7 +54,6 @@ def test_search_mixes_methods_under_the_budget_and_its_figure_is_the_c_builds(di
                  evaluation=ev, methods=("prune", "int4"), min_sqnr=15.0, executor="local:2", samples=16)
     c = res.chosen
     assert c.flash <= res.budget == int(0.45 * res.baseline.flash)
-    print(c.label(), c.flash, res.baseline.flash, c.accuracy, len(res.evaluated))
     assert len({m for m, _, _ in c.choice}) >= 2, c.label()  # mixed methods
     assert c.accuracy >= res.baseline.accuracy - 0.01 and c.sqnr >= 15.0
     assert c in res.evaluated and res.baseline in res.evaluated
