@@ -36,6 +36,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
+from edgecc.compress.layers import parse_ratios
 from edgecc.compress.prune import layer_name, layer_names, load_samples
 from edgecc.ir.core import Module, Operation
 from edgecc.ir.diagnostics import EdgeccError
@@ -145,16 +146,16 @@ def factorise(op: Operation, *, mode: str = "channel", moments=None, rank: int |
     return Factor(op, a, b, shift, rank, float((sig[:rank] ** 2).sum()) / total, before, after)
 
 
-def apply_factor(module: Module, f: Factor, mode: str) -> None:
-    """Replace ``f.op`` by its two factor layers."""
-    from edgecc.dialects.builtin import ConstantOp
-    from edgecc.dialects.nn import Conv2DOp, FullyConnectedOp, MatMulOp
+def replace_layer(module: Module, op: Operation, bias_shift: np.ndarray, build) -> None:
+    """Replace ``op`` by the layers ``build(x, const, add, bias, hint, wname)`` adds, the last one's result.
 
-    op = f.op
+    ``const(array, name)`` / ``add(op)`` insert a constant (the weights' dtype and element type) or a
+    layer before ``op``; ``bias`` is ``op``'s bias plus ``bias_shift`` (None for matmul)."""
+    from edgecc.dialects.builtin import ConstantOp
+
     dtype = constant_array(op.operands[1]).dtype
     element = op.operands[1].type.element
     body = module.func.body
-    hint = op.results[0].name_hint
 
     def const(arr, name):
         c = ConstantOp.from_array(np.ascontiguousarray(arr.astype(dtype)), element, loc=op.loc, name=name)
@@ -165,43 +166,13 @@ def apply_factor(module: Module, f: Factor, mode: str) -> None:
         body.insert_before(op, new)
         return new.results[0]
 
-    x = op.operands[0]
     bias = None
     if op.name != "nn.matmul":
         cout = op.results[0].type.shape[-1]
         b0 = constant_array(op.operands[2]) if len(op.operands) > 2 else np.zeros(cout, dtype)
         bname = op.operands[2].name_hint if len(op.operands) > 2 else None
-        bias = const(b0 + f.bias_shift.astype(dtype), bname)
-    mid_name = f"{hint}_lr" if hint else None
-    wname = op.operands[1].name_hint
-    w1_name, w2_name = (f"{wname}_lr1", f"{wname}_lr2") if wname else (None, None)
-    r = f.rank
-    if op.name == "nn.fully_connected":
-        h = add(FullyConnectedOp.build(x, const(f.b, w1_name), None, loc=op.loc, result_names=[mid_name]))
-        y = add(FullyConnectedOp.build(h, const(f.a, w2_name), bias, loc=op.loc, result_names=[hint],
-                                       activation=op.attr("activation", "none")))
-    elif op.name == "nn.matmul":
-        h = add(MatMulOp.build(x, const(f.b.T, w1_name), loc=op.loc, result_names=[mid_name]))
-        y = add(MatMulOp.build(h, const(f.a.T, w2_name), loc=op.loc, result_names=[hint]))
-    else:
-        cout, kh, kw, cin = op.operands[1].type.shape
-        top, left, bottom, right = op.attr("pads")
-        (sh, sw), (dh, dw) = op.attr("strides"), op.attr("dilations")
-        act = op.attr("activation", "none")
-        if mode == "spatial":  # b: [r, (kh, cin)], a: [(kw, cout), r]
-            w1 = f.b.reshape(r, kh, 1, cin)
-            w2 = f.a.reshape(kw, cout, r).transpose(1, 0, 2).reshape(cout, 1, kw, r)
-            h = add(Conv2DOp.build(x, const(w1, w1_name), None, loc=op.loc, result_names=[mid_name],
-                                   strides=(sh, 1), pads=(top, 0, bottom, 0), dilations=(dh, 1)))
-            y = add(Conv2DOp.build(h, const(w2, w2_name), bias, loc=op.loc, result_names=[hint],
-                                   strides=(1, sw), pads=(0, left, 0, right), dilations=(1, dw),
-                                   activation=act))
-        else:
-            w1 = f.b.reshape(r, kh, kw, cin)
-            h = add(Conv2DOp.build(x, const(w1, w1_name), None, loc=op.loc, result_names=[mid_name],
-                                   strides=(sh, sw), pads=(top, left, bottom, right), dilations=(dh, dw)))
-            y = add(Conv2DOp.build(h, const(f.a.reshape(cout, 1, 1, r), w2_name), bias, loc=op.loc,
-                                   result_names=[hint], activation=act))
+        bias = const(b0 + bias_shift.astype(dtype), bname)
+    y = build(op.operands[0], const, add, bias, op.results[0].name_hint, op.operands[1].name_hint)
     if y.type != op.results[0].type:
         raise EdgeccError(f"lowrank: {layer_name(op)} factor layers give {y.type}, "
                           f"expected {op.results[0].type}")
@@ -211,6 +182,44 @@ def apply_factor(module: Module, f: Factor, mode: str) -> None:
     for v in old:
         if not v.uses and v.defining_op() is not None:
             v.defining_op().erase()
+
+
+def apply_factor(module: Module, f: Factor, mode: str) -> None:
+    """Replace ``f.op`` by its two factor layers."""
+    from edgecc.dialects.nn import Conv2DOp, FullyConnectedOp, MatMulOp
+
+    op = f.op
+    r = f.rank
+
+    def build(x, const, add, bias, hint, wname):
+        mid_name = f"{hint}_lr" if hint else None
+        w1_name, w2_name = (f"{wname}_lr1", f"{wname}_lr2") if wname else (None, None)
+        if op.name == "nn.fully_connected":
+            h = add(FullyConnectedOp.build(x, const(f.b, w1_name), None, loc=op.loc, result_names=[mid_name]))
+            return add(FullyConnectedOp.build(h, const(f.a, w2_name), bias, loc=op.loc, result_names=[hint],
+                                              activation=op.attr("activation", "none")))
+        if op.name == "nn.matmul":
+            h = add(MatMulOp.build(x, const(f.b.T, w1_name), loc=op.loc, result_names=[mid_name]))
+            return add(MatMulOp.build(h, const(f.a.T, w2_name), loc=op.loc, result_names=[hint]))
+        cout, kh, kw, cin = op.operands[1].type.shape
+        top, left, bottom, right = op.attr("pads")
+        (sh, sw), (dh, dw) = op.attr("strides"), op.attr("dilations")
+        act = op.attr("activation", "none")
+        if mode == "spatial":  # b: [r, (kh, cin)], a: [(kw, cout), r]
+            w1 = f.b.reshape(r, kh, 1, cin)
+            w2 = f.a.reshape(kw, cout, r).transpose(1, 0, 2).reshape(cout, 1, kw, r)
+            h = add(Conv2DOp.build(x, const(w1, w1_name), None, loc=op.loc, result_names=[mid_name],
+                                   strides=(sh, 1), pads=(top, 0, bottom, 0), dilations=(dh, 1)))
+            return add(Conv2DOp.build(h, const(w2, w2_name), bias, loc=op.loc, result_names=[hint],
+                                      strides=(1, sw), pads=(0, left, 0, right), dilations=(1, dw),
+                                      activation=act))
+        w1 = f.b.reshape(r, kh, kw, cin)
+        h = add(Conv2DOp.build(x, const(w1, w1_name), None, loc=op.loc, result_names=[mid_name],
+                               strides=(sh, sw), pads=(top, left, bottom, right), dilations=(dh, dw)))
+        return add(Conv2DOp.build(h, const(f.a.reshape(cout, 1, 1, r), w2_name), bias, loc=op.loc,
+                                  result_names=[hint], activation=act))
+
+    replace_layer(module, op, f.bias_shift, build)
 
 
 def candidates(module: Module, mode: str = "channel") -> list[Operation]:
@@ -223,8 +232,8 @@ def candidates(module: Module, mode: str = "channel") -> list[Operation]:
             continue
         if op.name != "nn.matmul" and len(op.operands) > 2 and constant_array(op.operands[2]) is None:
             continue
-        if op.name == "nn.conv2d" and (op.attr("groups", 1) != 1 or
-                                       (mode == "channel" and op.operands[1].type.shape[1:3] == (1, 1))):
+        if op.name == "nn.conv2d" and (op.attr("groups", 1) != 1 or (
+                mode in ("channel", "tucker") and op.operands[1].type.shape[1:3] == (1, 1))):
             continue
         if op.name == "nn.matmul" and op.operands[1].type.rank != 2:
             continue
@@ -234,20 +243,25 @@ def candidates(module: Module, mode: str = "channel") -> list[Operation]:
 
 def lowrank_module(module: Module, samples: list | None, *, mode: str = "channel", whiten: bool = True,
                    energy: float = 0.0, ratio: float = 0.5, ranks: dict[str, int] | None = None,
-                   keep: tuple[str, ...] = (), min_rank: int = 8, damping: float = DAMPING) -> list[Factor]:
+                   keep: tuple[str, ...] = (), min_rank: int = 8, damping: float = DAMPING,
+                   ratios: dict[str, float] | None = None) -> list[Factor]:
     """Factorise ``module``'s layers in place (see the module docstring); the factorisations applied."""
     from edgecc.compress.activations import input_moments
 
     if not 0.0 < ratio <= 1.0 or not 0.0 <= energy <= 1.0:
         raise EdgeccError("lowrank: ratio must be in (0, 1] and energy in [0, 1]")
-    ranks = ranks or {}
+    ranks, ratios = ranks or {}, ratios or {}
+    if any(not 0.0 < r <= 1.0 for r in ratios.values()):
+        raise EdgeccError("lowrank: ratios entries must be in (0, 1]")
     ops = candidates(module, mode)
     names = set().union(*(layer_names(op) for op in ops)) if ops else set()
-    for n in (*ranks, *keep):
+    for n in (*ranks, *ratios, *keep):
         if n not in names:
             listed = ", ".join(layer_name(op) for op in ops) or "none"
             raise EdgeccError(f"lowrank: no factorisable layer named '{n}' (layers: {listed})")
     ops = [op for op in ops if not layer_names(op) & set(keep)]
+    if mode == "tucker":
+        ops = [op for op in ops if op.name == "nn.conv2d"]
     data_aware = whiten and mode != "spatial"
     if data_aware and not samples:
         raise EdgeccError("lowrank with whiten=true needs calibration data: calib=FILE.npz|DIR or the "
@@ -256,12 +270,26 @@ def lowrank_module(module: Module, samples: list | None, *, mode: str = "channel
     done = []
     for op in ops:
         named = [ranks[n] for n in layer_names(op) if n in ranks]
+        cap = min([ratios[n] for n in layer_names(op) if n in ratios], default=ratio)
+        if mode == "tucker":
+            from edgecc.compress.tucker import tucker2
+
+            f = tucker2(op, moments=moments.get(op), ratio=cap, rank=min(named) if named else None,
+                        min_rank=1 if named else min_rank, damping=damping)
+            if f is not None:
+                done.append(f)
+            continue
         f = factorise(op, mode=mode, moments=moments.get(op), rank=min(named) if named else None,
-                      energy=energy, ratio=ratio, min_rank=1 if named else min_rank, damping=damping)
+                      energy=energy, ratio=cap, min_rank=1 if named else min_rank, damping=damping)
         if f is not None:
             done.append(f)
     for f in done:
-        apply_factor(module, f, mode)
+        if mode == "tucker":
+            from edgecc.compress.tucker import apply_tucker
+
+            apply_tucker(module, f)
+        else:
+            apply_factor(module, f, mode)
     return done
 
 
@@ -280,8 +308,9 @@ class LowRank(Pass):
     """Factorise fully_connected / matmul / conv2d weights into two thinner layers by truncated SVD."""
 
     name: ClassVar[str] = "lowrank"
-    mode: Literal["channel", "spatial"] = field(default="channel", metadata={
-        "doc": "conv2d split: KxK to r channels + 1x1 (channel), or Kx1 + 1xK (spatial, plain SVD)"})
+    mode: Literal["channel", "spatial", "tucker"] = field(default="channel", metadata={
+        "doc": "conv2d split: KxK to r channels + 1x1 (channel), Kx1 + 1xK (spatial, plain SVD), or "
+               "Tucker-2 1x1 + KxK core + 1x1 (tucker, convs only)"})
     whiten: bool = field(default=True, metadata={
         "doc": "data-aware: factorise W C^(1/2) (C: input covariance on calibration data)"})
     ratio: float = field(default=0.5, metadata={
@@ -289,6 +318,7 @@ class LowRank(Pass):
     energy: float = field(default=0.0, metadata={
         "doc": "smallest rank keeping this fraction of the spectrum's energy (0: rank from ratio alone)"})
     ranks: tuple[str, ...] = field(default=(), metadata={"doc": "per-layer ranks LAYER:RANK"})
+    ratios: tuple[str, ...] = field(default=(), metadata={"doc": "per-layer ratio caps LAYER:RATIO"})
     keep: tuple[str, ...] = field(default=(), metadata={"doc": "layers never factorised"})
     min_rank: int = field(default=8, metadata={"doc": "layers needing a lower rank are left alone"})
     damping: float = field(default=DAMPING, metadata={
@@ -306,7 +336,8 @@ class LowRank(Pass):
         before = module_stats(module)
         done = lowrank_module(module, samples, mode=self.mode, whiten=self.whiten, energy=self.energy,
                               ratio=self.ratio, ranks=parse_ranks(self.ranks), keep=self.keep,
-                              min_rank=self.min_rank, damping=self.damping)
+                              min_rank=self.min_rank, damping=self.damping,
+                              ratios=parse_ratios(self.ratios, "lowrank ratios"))
         after = module_stats(module)
         for f in done:
             ctx.log(f"{layer_name(f.op)}: rank {f.rank} ({100 * f.energy:.1f} % energy), "

@@ -142,12 +142,17 @@ def compression_report(
     samples: int = 32,
     worst: int = 3,
 ) -> dict:
-    """The report of ``after`` against ``before`` (see the module docstring)."""
+    """The report of ``after`` against ``before`` (see the module docstring).
+
+    ``calibration`` / ``evaluation``: paths or arrays, or float feeds already loaded (a list of
+    samples; ``(feeds, labels)``)."""
     from edgecc.backends.c.generate import build_model
     from edgecc.quant.calibrate import load_calibration
     from edgecc.quant.report import class_accuracy, load_eval
 
-    cal = load_calibration(calibration, before, samples or None)
+    # float samples already loaded for the float model (e.g. by the search) also serve integer-io models
+    cal = calibration[:samples or None] if isinstance(calibration, list) else load_calibration(
+        calibration, before, samples or None)
     mb = build_model(before, target=target, weights="dense", testbench=False)
     ma = build_model(after, target=target, weights=weights, testbench=False)
     c_before, c_after = mb.report, ma.report
@@ -169,7 +174,7 @@ def compression_report(
         "weights": weights,
     }
     if evaluation is not None:
-        ev, labels = load_eval(evaluation, before)
+        ev, labels = evaluation if isinstance(evaluation, tuple) else load_eval(evaluation, before)
         if labels is not None:
             pb = np.array([np.argmax(o[0]) for o in _layer_outputs(before, ev, [])["outputs"]])
             pa = np.array([np.argmax(o[0]) for o in _layer_outputs(after, ev, [])["outputs"]])
@@ -235,6 +240,12 @@ def report_markdown(r: dict) -> str:
             f"{x['sparsity']:.1%} | {x['levels']} | {x['bits']:.2f} | {_pair(x['macs'])} | "
             f"{_pair(x['flash_bytes'])} | {x['encoding']} | {_fmt(x['sqnr_db'], '.1f')} |"
         )
+    if "search" in r:
+        sr = r["search"]
+        lines += ["", f"Search: budget {sr['budget_bytes']:,} B, {len(sr['candidates'])} candidates measured by "
+                  f"{sr['measure']}; chosen: {sr['chosen']['choice']} ({sr['chosen']['flash_bytes']:,} B, "
+                  f"{sr['chosen']['quality']:.4g}); pipeline `{sr['chosen']['pipeline']}`", "",
+                  "![flash against quality of every candidate](pareto.png)"]
     if "per_class" in t:
         worst = set(t["worst_classes"])
         lines += ["", "| class | samples | accuracy before | after | change |", "|---:|---:|---:|---:|---:|"]

@@ -253,20 +253,24 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
 @click.option("-p", "--passes", default=DEFAULT_PIPELINE, show_default=True, metavar="PIPELINE",
               help="Optimisation pipeline run after import.")
 @click.option("--flash-budget", default=None, metavar="N|P%",
-              help="Prune channel groups (with least-squares refit) until the C flash data fits N bytes "
-                   "(k/M) or P% of the unpruned model; needs --calib.")
+              help="Compress per layer (prune, low-rank, sparsity, clustering, 4-bit weights) until the C "
+                   "flash data fits N bytes (k/M) or P% of the uncompressed model, within --ram-budget; "
+                   "needs --calib; writes compress.json/.md and pareto.png.")
 @click.option("--eval", "evaluation", type=click.Path(exists=True, path_type=Path), metavar="E.npz",
               help="Labelled samples (inputs + y) judging --flash-budget candidates by top-1 "
                    "(default: output SQNR against the float model on the calibration data).")
 @click.option("--max-accuracy-drop", default=1.0, show_default=True, metavar="PTS",
-              help="--flash-budget with --eval: never lose more top-1 points than this.")
+              help="--flash-budget: never lose more top-1 points than this (of accuracy with --eval, "
+                   "else of agreement with the float model).")
 @click.option("--min-sqnr", default=None, type=float, metavar="DB",
-              help="--flash-budget without --eval: never go below this output SQNR.")
+              help="--flash-budget: never go below this output SQNR against the float model.")
+@click.option("--executor", default=None, metavar="local[:N]|dask://HOST:PORT",
+              help="--flash-budget: where candidates are evaluated (default: a local process pool).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
 def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, state_pairs, prefix,
                     arena, memory, ram_budget, kernels, weight_storage, code_size, depfile, passes, flash_budget,
-                    evaluation, max_accuracy_drop, min_sqnr, quiet, verbose):
+                    evaluation, max_accuracy_drop, min_sqnr, executor, quiet, verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     from edgecc.targets import resolve
 
@@ -294,18 +298,24 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     scheme = resolve_quantize(quantize, module, calib, list(emits))
     pm = build_pipeline(passes, scheme, calib, io, verbose)
     pipeline_text = pm.pipeline_text()
+    if flash_budget is None and executor is not None:
+        raise EdgeccError("--executor applies to --flash-budget only")
+    if weight_storage == "auto" and flash_budget is not None and budget is None:
+        weight_storage = "encoded"  # no RAM budget: the search may spend arena on decoded weights
+    build = dict(arena=arena, memory=memory, kernels=kernels, ram_budget=budget, weights=weight_storage)
+    searched = None
     if flash_budget is not None:
-        pipeline_text = fit_flash_budget(module, passes, scheme, calib, io, core, flash_budget, evaluation,
-                                         max_accuracy_drop, min_sqnr, quiet)
-        pm = build_pipeline("", scheme, calib, io, verbose)
+        pipeline_text, *searched = fit_flash_budget(module, passes, scheme, calib, io, core, flash_budget,
+                                                    evaluation, max_accuracy_drop, min_sqnr, quiet, build,
+                                                    executor)
+        pm = build_pipeline("", "none", None, io, verbose)
     if quiet:
         pm.options["progress"] = False  # no calibration progress bar either
     if verbose:
         click.echo(f"pipeline: {pipeline_text}", err=True)
     pm.run(module)
     job = Job(model, core.name, out, pipeline_text, scheme, prefix, board, emits,
-              dict(arena=arena, memory=memory, kernels=kernels, ram_budget=budget, weights=weight_storage),
-              extra_code_size=code_size,
+              build, extra_code_size=code_size,
               resizable=bool(shapes))
     with staged_output(out) as tmp:
         done: set = set()
@@ -315,6 +325,9 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
                 done.add(EMITTERS[e])
         if board_info is not None:
             check_board(module, job, board_info)
+        if searched:
+            res, baseline, samples, ev = searched
+            write_search_report(res, baseline, module, samples, ev, core.name, weight_storage, tmp)
     if depfile is not None:
         from edgecc.backends.c.depfile import write_depfile
 
@@ -328,29 +341,46 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
 
 
 def fit_flash_budget(module: Module, passes: str, scheme: str, calib: Path | None, io: str, core, budget: str,
-                     evaluation: Path | None, max_drop: float, min_sqnr: float | None, quiet: bool) -> str:
-    """Run the float pipeline, then prune ``module`` to the flash budget; the pipeline text of it all."""
-    from edgecc.compress.search import compress_to_budget, load_evaluation
-    from edgecc.quant.calibrate import load_calibration
+                     evaluation: Path | None, max_drop: float, min_sqnr: float | None, quiet: bool,
+                     build: dict, executor: str | None):
+    """Run the float pipeline, search the compression for the flash budget and apply it to ``module``.
 
-    if calib is None or scheme == "none":
+    Returns (pipeline text of it all, the search result, the uncompressed int8 model, the samples)."""
+    from edgecc.compress.search import compile_chosen, load_evaluation, search
+    from edgecc.quant.calibrate import load_calibration
+    from edgecc.quant.graph import clone_module
+
+    if calib is None or scheme not in ("int8", "int8-w4", "int16x8"):
         raise EdgeccError("--flash-budget needs calibration data (--calib) and a quantized output")
     float_pm = build_pipeline(passes, "none", calib, io, False)
     float_pm.run(module)
-    samples = load_calibration(calib, module, 256)
+    samples = load_calibration(calib, module)
     ev = load_evaluation(evaluation, module) if evaluation is not None else None
-    res = compress_to_budget(module, samples, budget=budget, target=core, evaluation=ev, max_drop=max_drop,
-                             min_sqnr=min_sqnr,
-                             quantize=lambda m: build_pipeline("", scheme, calib, io, False).run(m))
+    res = search(module, samples, budget=budget, target=core.name, evaluation=ev, max_drop=max_drop,
+                 min_sqnr=min_sqnr, ram_budget=build.get("ram_budget"), build=build, executor=executor,
+                 quantize=f"quantize{{scheme={scheme} io={io}}},canonicalize,dce")
+    baseline = clone_module(module)[0]
+    compile_chosen(baseline, res.baseline, samples)
+    compile_chosen(module, res.chosen, samples)
     if not quiet:
-        chosen = ", ".join(f"{k} {v:g}" for k, v in res.chosen.ratios.items()) or "none"
         click.echo(f"flash budget {res.budget:,} B: {res.baseline.flash:,} -> {res.chosen.flash:,} B, "
                    f"{res.measure} {res.baseline.quality:.4g} -> {res.chosen.quality:.4g} "
-                   f"({len(res.evaluated)} candidates; pruned: {chosen})", err=True)
-    ratios = ",".join(f"{k}:{v:g}" for k, v in res.chosen.ratios.items())
-    prune = f"prune{{ratio=0 ratios=[{ratios}] multiple=4}}" if ratios else ""
-    return ",".join(t for t in (float_pm.pipeline_text(), prune, build_pipeline(
-        "", scheme, calib, io, False).pipeline_text()) if t)
+                   f"({len(res.evaluated)} candidates; chosen: {res.chosen.label()})", err=True)
+    text = ",".join(t for t in (float_pm.pipeline_text(), res.chosen.pipeline) if t)
+    return text, res, baseline, samples, ev
+
+
+def write_search_report(res, baseline: Module, module: Module, samples: list, evaluation,
+                        target: str, weights: str, tmp: Path) -> None:
+    """compress.json / compress.md (the search and per-class accuracy with --eval), pareto.png."""
+    from edgecc.compress.report import compression_report, pareto_figure, write_report
+
+    r = compression_report(baseline, module, calibration=samples, evaluation=evaluation, target=target,
+                           weights=weights)
+    r["search"] = res.summary()
+    write_report(r, tmp)
+    pareto_figure([(c.flash, c.quality) for c in res.evaluated], (res.chosen.flash, res.chosen.quality),
+                  tmp / "pareto.png", res.measure)
 
 
 def check_depfile(depfile: Path) -> None:

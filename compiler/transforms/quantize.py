@@ -65,6 +65,8 @@ class Quantize(Pass):
         "doc": "cross-layer equalization of consecutive conv/depthwise layers first"})
     calib: str = field(default="", metadata={"doc": "calibration data: FILE.npz or DIR of <input>.npy"})
     samples: int = field(default=0, metadata={"doc": "use at most this many calibration samples (0: all)"})
+    layers: tuple[str, ...] = field(default=(), metadata={
+        "doc": "per-layer schemes LAYER:SCHEME, e.g. fc1:int8-w4 (4-bit weights for that layer only)"})
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         from edgecc.quant.ptq import QuantizeConfig, has_qdq, quantize_module
@@ -99,7 +101,7 @@ class Quantize(Pass):
         config = QuantizeConfig(scheme=self.scheme, calibration=self.calibration, percentile=self.percentile,
                                 per_channel=self.per_channel, io=self.io,
                                 bias_correction=self.bias_correction, equalize=self.equalize,
-                                progress=ctx.options.get("progress"))
+                                progress=ctx.options.get("progress"), overrides=layer_schemes(module, self.layers))
         res = quantize_module(module, config, source)
         ctx.stat("ops-quantized", len(res.quantized))
         for key, n in res.inserted.items():
@@ -112,6 +114,26 @@ class Quantize(Pass):
         _report_kept(ctx, res.kept_float)
         ctx.log(res.summary())
         return bool(res.quantized) or self.io == "int"
+
+
+def layer_schemes(module: Module, items: tuple[str, ...]) -> dict:
+    """``quantize{layers=[NAME:SCHEME]}`` -> {op: scheme}; a name selects a layer as in the compression passes."""
+    from edgecc.compress.layers import WEIGHT_OPS
+    from edgecc.compress.layers import layer_name as weight_name
+    from edgecc.compress.prune import layer_names
+
+    out = {}
+    ops = [op for op in module.func.body if op.name in WEIGHT_OPS]
+    for item in items:
+        name, sep, scheme = item.rpartition(":")
+        if not sep or not name or scheme not in ("int8", "int8-w4", "int16x8"):
+            raise EdgeccError(f"quantize: layers entry '{item}' must be LAYER:SCHEME with SCHEME int8, "
+                              "int8-w4 or int16x8")
+        hits = [op for op in ops if name == weight_name(op) or name in layer_names(op)]
+        if not hits:
+            raise EdgeccError(f"quantize: no weighted layer named '{name}'")
+        out.update(dict.fromkeys(hits, scheme))
+    return out
 
 
 @dataclass

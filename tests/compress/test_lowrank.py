@@ -95,6 +95,57 @@ def test_data_aware_beats_plain_at_equal_rank(kind):
     assert errors[True] < 0.9 * errors[False], errors
 
 
+def _tucker_conv(rng, ranks, stride=1) -> Module:
+    """A 3x3 conv 12 -> 16 whose weights have Tucker ranks ``ranks`` (input, output channels)."""
+    ri, ro = ranks
+    core = rng.standard_normal((ro, 3, 3, ri))
+    w = np.einsum("oa,akli,ci->okl c".replace(" ", ""), rng.standard_normal((16, ro)), core,
+                  rng.standard_normal((12, ri)))
+    func = Func("main", [tensor((1, 9, 9, 12), f32)], ["x"])
+    b = Builder(func)
+    y = b.create(Conv2DOp, func.arguments[0], b.constant(w.astype(np.float32)),
+                 b.constant(rng.standard_normal(16).astype(np.float32)), result_names=["y"],
+                 strides=(stride, stride), pads=(1, 1, 1, 1), activation="relu").result
+    b.ret(y)
+    module = Module(func, name="tucker")
+    module.verify()
+    return module
+
+
+@pytest.mark.parametrize("whiten,stride", [(False, 1), (True, 1), (True, 2)])
+def test_tucker2_reproduces_tucker_rank_weights(whiten, stride):
+    rng = np.random.default_rng(5)
+    module = _tucker_conv(rng, (3, 4), stride)
+    feeds = _feeds(module, rng, 12)
+    want = [run(module, [f])[0] for f in feeds]
+    done = lowrank_module(module, [{"x": f} for f in feeds[:8]], mode="tucker", whiten=whiten,
+                          ranks={"y": 4})
+    module.verify()
+    assert [f.rank for f in done] == [(4, 4)]
+    convs = [op for op in module.ops if op.name == "nn.conv2d"]
+    assert [op.operands[1].type.shape for op in convs] == [(4, 1, 1, 12), (4, 3, 3, 4), (16, 1, 1, 4)]
+    for f, w in zip(feeds, want):
+        np.testing.assert_allclose(run(module, [f])[0], w, rtol=1e-3, atol=1e-3)
+
+
+def test_tucker2_data_aware_beats_plain_and_needs_savings():
+    rng = np.random.default_rng(6)
+    base = _tucker_conv(rng, (12, 16))  # full rank: the truncation error is what is compared
+    calib = _feeds(base, np.random.default_rng(7), 48)
+    test = _feeds(base, np.random.default_rng(7), 72)[48:]
+    want = [run(base, [f])[0] for f in test]
+    errors = {}
+    for whiten in (False, True):
+        m = clone_module(base)[0]
+        lowrank_module(m, [{"x": f} for f in calib], mode="tucker", whiten=whiten, ranks={"y": 5})
+        errors[whiten] = sum(float(((run(m, [f])[0] - w) ** 2).sum()) for f, w in zip(test, want))
+    assert errors[True] < 0.9 * errors[False], errors
+    # ratio 0.3: ranks (5, 7) keep 487 of 1,728 weights (the ranks keep Cin : Cout) and 28 % of the MACs
+    m = clone_module(base)[0]
+    (f,) = lowrank_module(m, [{"x": x} for x in calib], mode="tucker", ratio=0.3, min_rank=1)
+    assert f.after[0] <= 0.3 * f.before[0] and f.after[1] < f.before[1]
+
+
 def test_options_and_errors(tmp_path):
     rng = np.random.default_rng(3)
     m = _one_layer("fc", rng, 20)

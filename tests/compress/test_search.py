@@ -1,5 +1,8 @@
 """``edgecc MODEL --flash-budget P% --eval E.npz``: the digits CNN lands at or under the budget.
 
+The search chooses among every method (see test_search_methods.py for the mixed choice and the
+executors); compress.json carries the search and the per-class accuracy.
+
 The budget is checked against the emitted C's exact flash data (report.json)
 and the accuracy against the unpruned int8 model, both measured on what the
 compile wrote (the IR it emits is re-run by the integer reference).
@@ -59,6 +62,9 @@ def test_flash_budget_40_percent_on_digits(tmp_path):
     assert fit <= int(0.4 * base), (base, fit)
     line = next(t for t in proc.stderr.splitlines() if t.startswith("flash budget"))
     assert f"{base:,} -> {fit:,} B" in line  # the search measured exactly what the compile emitted
+    report = json.loads((tmp_path / "fit" / "compress.json").read_text())
+    assert report["search"]["chosen"]["flash_bytes"] == report["total"]["flash_bytes"][1] == fit
+    assert "per_class" in report["total"] and (tmp_path / "fit" / "pareto.png").is_file()
     acc0 = _accuracy(tmp_path / "base", xt, test[1])
     acc1 = _accuracy(tmp_path / "fit", xt, test[1])
     assert acc1 >= acc0 - 0.01, (acc0, acc1, line)
