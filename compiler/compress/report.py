@@ -34,6 +34,28 @@ def _weights(op: Operation) -> np.ndarray:
     return np.asarray(op.operands[1].defining_op().attr("value").array)
 
 
+def _dense_bytes(op: Operation, w: np.ndarray, packed: set) -> int:
+    """Bytes the weights take stored dense: int4 is two a byte where the C build packs it (the CMSIS-NN
+    ``_s4`` kernels), a byte each where a portable kernel reads it."""
+    bits = getattr(getattr(op.operands[1].type, "element", None), "bits", None)
+    if bits is not None and bits < 8 and op.loc in packed:
+        return -(-w.size * bits // 8)
+    return w.size * w.dtype.itemsize
+
+
+def _packed_locs(lowered: Module) -> set:
+    """Locations of the lowered ops that read a constant the C emitter stores packed."""
+    from edgecc.backends.c.packing import PACK_ATTR
+
+    locs = set()
+    for op in lowered.func.body:
+        for v in op.operands:
+            d = v.defining_op()
+            if d is not None and d.attr(PACK_ATTR) is not None:
+                locs.add(op.loc)
+    return locs
+
+
 def _levels(op: Operation, w: np.ndarray) -> int:
     """Most distinct values of one output channel (a codebook's size)."""
     rows = w.reshape(-1, w.shape[-1]).T if op.name == "nn.depthwise_conv2d" else w.reshape(w.shape[0], -1)
@@ -93,7 +115,7 @@ def _c_layers(cmodel) -> dict:
     }
 
 
-def _layer_rows(before: Module, after: Module, samples, cb: dict, ca: dict):
+def _layer_rows(before: Module, after: Module, samples, cb: dict, ca: dict, packed: set = frozenset()):
     b_ops = {layer_name(op): op for op in before.func.body if op.name in WEIGHT_OPS}
     a_ops = [op for op in after.func.body if op.name in WEIGHT_OPS]
     outs_b = _layer_outputs(before, samples, list(b_ops.values()))
@@ -105,7 +127,7 @@ def _layer_rows(before: Module, after: Module, samples, cb: dict, ca: dict):
         w = _weights(op)
         c_lay = ca.get(op.loc) or {}
         enc = c_lay.get("weight_encoding")
-        dense_bytes = w.size * w.dtype.itemsize
+        dense_bytes = _dense_bytes(op, w, packed)
         stored = (
             enc["stored_bytes"] + (dense_bytes - enc["stored_bytes"] - enc["saved_bytes"])
             if enc
@@ -156,7 +178,8 @@ def compression_report(
     mb = build_model(before, target=target, weights="dense", testbench=False)
     ma = build_model(after, target=target, weights=weights, testbench=False)
     c_before, c_after = mb.report, ma.report
-    layers, ref_out, got_out = _layer_rows(before, after, cal, _c_layers(mb), _c_layers(ma))
+    layers, ref_out, got_out = _layer_rows(before, after, cal, _c_layers(mb), _c_layers(ma),
+                                             _packed_locs(ma.lowered))
     out0 = [o[0] for o in ref_out], [o[0] for o in got_out]
     agree = None
     if out0[0] and out0[0][0].ndim >= 1 and out0[0][0].shape[-1] > 1:

@@ -94,3 +94,24 @@ def test_files_are_written_and_deterministic(report, tmp_path):
     assert "layers.png" in names and (tmp_path / "a" / "layers.png").read_bytes()[:4] == b"\x89PNG"
     pareto_figure([(1000, 0.9), (1500, 0.95)], (1000, 0.9), tmp_path / "pareto.png", "top-1")
     assert (tmp_path / "pareto.png").stat().st_size > 1000
+
+
+def test_int4_weights_are_counted_packed():
+    """An int8-w4 layer on CMSIS-NN stores 4 bits a weight (packed for the _s4 kernels): the report's bits
+    and flash columns say so and its flash bytes are half its weights; on the portable kernels it
+    stays a byte a weight."""
+    from edgecc.frontend import import_onnx
+    from edgecc.quant.ptq import QuantizeConfig, quantize_module
+
+    params, train, _ = DIGITS.train_digits()
+    calib = {"x": train[0][:32, None]}
+    mods = []
+    for scheme in ("int8", "int8-w4"):
+        m = import_onnx(DIGITS.export_onnx(params))
+        quantize_module(m, QuantizeConfig(scheme=scheme), calib)
+        mods.append(m)
+    for target, bits in (("cortex-m55", 4.0), ("generic", 8.0)):
+        r = compression_report(mods[0], mods[1], calibration=calib, weights="dense", target=target)
+        assert all(x["bits"] == pytest.approx(bits, abs=0.01) for x in r["layers"]), target
+        for x in r["layers"]:
+            assert x["flash_bytes"][1] == -(-x["params"][1] * int(bits) // 8), (target, x["layer"])
