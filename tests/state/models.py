@@ -1,6 +1,8 @@
-"""Streaming test models: a causal conv1d stream whose state is the last K-1 input frames."""
+"""Streaming test models: a causal conv1d stream whose state is the last K-1 input frames, LSTMs."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -172,3 +174,43 @@ def lstm_tflite(steps: int = 3, n_in: int = 4, n_cell: int = 5, seed: int = 3, c
     builder = AlignedBuilder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+_KERAS_LSTM = r'''
+import os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+steps, n_in, units = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+tf.keras.utils.set_random_seed(0)
+inp = tf.keras.Input(shape=(steps, n_in), batch_size=1)
+out = tf.keras.layers.Dense(4)(tf.keras.layers.LSTM(units)(inp))
+model = tf.keras.Model(inp, out)
+rng = np.random.default_rng(0)
+for w in model.weights:
+    w.assign(rng.normal(0, 0.4, w.shape).astype(np.float32))
+conv = tf.lite.TFLiteConverter.from_keras_model(model)
+conv.optimizations = [tf.lite.Optimize.DEFAULT]
+conv.representative_dataset = lambda: ([rng.normal(0, 1, (1, steps, n_in)).astype(np.float32)]
+                                       for _ in range(32))
+conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+conv.inference_input_type = conv.inference_output_type = tf.int8
+open(sys.argv[1], "wb").write(conv.convert())
+'''
+
+
+def keras_lstm_int8(tmp_dir, steps: int = 8, n_in: int = 10, units: int = 24) -> bytes:
+    """A streaming keyword-spotting model as users make it: Keras 2 (``tf_keras``) LSTM + Dense,
+    converted by ``tf.lite.TFLiteConverter`` to full int8 with a representative dataset (the fused
+    ``UNIDIRECTIONAL_SEQUENCE_LSTM``; Keras 3 would give a WHILE loop). Run in a subprocess: TF stays
+    out of the test process, and a converter crash cannot take pytest down."""
+    import subprocess
+    import sys
+
+    path = Path(tmp_dir) / "kws_lstm_int8.tflite"
+    proc = subprocess.run([sys.executable, "-c", _KERAS_LSTM, str(path), str(steps), str(n_in), str(units)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"TFLite conversion failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return path.read_bytes()

@@ -1,0 +1,104 @@
+"""Integer ``UNIDIRECTIONAL_SEQUENCE_LSTM`` from the TFLite converter (a Keras LSTM keyword spotter, full
+int8): read as one ``nn.lstm`` with h (qi8) and c (qi16) as persistent state, and bit-exact with TFLM
+over 12 invocations with the state carried, then after a reset, in the reference interpreter, the
+Session, the emitted C and the .tflite edgecc writes back."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import models  # noqa: E402
+
+from edgecc.interp import initial_state, run  # noqa: E402
+
+CALLS = 12
+
+
+@pytest.fixture(scope="module")
+def kws(tmp_path_factory):
+    for mod in ("tensorflow", "tf_keras", "tflite_micro"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"{mod} is not installed")
+    from edgecc.backends.tflite.reader import read_tflite
+    from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
+
+    data = models.keras_lstm_int8(tmp_path_factory.mktemp("kws"))
+    module = read_tflite(data)
+    rng = np.random.default_rng(7)
+    shape = module.func.arguments[0].type.shape
+    xs = [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(CALLS)]
+    xs[5] = xs[4]  # the same input twice in a row: only the carried state tells the answers apart
+    it = tflm_interpreter(data)
+    tflm = [run_tflm(data, [x], interpreter=it)[0] for x in xs]
+    return data, module, xs, tflm
+
+
+def _exact(got, want):
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == w.dtype and np.array_equal(g, w), f"invocation {k}: {g} != {w}"
+
+
+def test_converter_lstm_is_one_nn_lstm_over_persistent_state(kws):
+    from edgecc.backends.tflite.verify import _op_names
+
+    data, module, _, tflm = kws
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in _op_names(data)
+    assert [op.name for op in module.func.ops if op.name.startswith("nn.")][:1] == ["nn.lstm"]
+    kinds = sorted(d.type.element.kind for d in module.states.values())
+    assert kinds == ["qi16", "qi8"]  # h in the output's int8 scale, c in a power-of-two int16 scale
+    assert not np.array_equal(tflm[4], tflm[5])  # TFLM keeps h and c between invocations
+
+
+def test_interpreter_bit_exact_with_tflm_over_invocations_and_after_reset(kws):
+    from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
+
+    data, module, xs, tflm = kws
+    st = initial_state(module)
+    _exact([run(module, [x], st)[0] for x in xs], tflm)
+    st = initial_state(module)  # reset: a new stream from zero state, as a fresh TFLM interpreter
+    fresh = tflm_interpreter(data)
+    _exact([run(module, [x], st)[0] for x in xs[6:9]], [run_tflm(data, [x], interpreter=fresh)[0]
+                                                        for x in xs[6:9]])
+
+
+def test_session_bit_exact_and_reset(kws):
+    from edgecc.runtime import Session
+
+    _, module, xs, tflm = kws
+    sess = Session(module)
+    name = module.func.arguments[0].name_hint
+    _exact([sess.run(None, {name: x})[0] for x in xs], tflm)
+    sess.reset()
+    _exact([sess.run(None, {name: xs[0]})[0]], tflm[:1])
+
+
+def test_c_bit_exact_over_invocations(kws, runtime_lib, tmp_path):
+    from edgecc.backends.c.generate import emit
+    from edgecc.backends.c.verify import build_testbench, run_testbench
+
+    _, module, xs, tflm = kws
+    emit(module, tmp_path)
+    assert "edgecc_lstm(" in (tmp_path / "model.c").read_text()
+    exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
+    _exact([o[0] for o in run_testbench(exe, module, [[x] for x in xs])], tflm)
+
+
+def test_written_tflite_is_the_fused_op_and_bit_exact_in_tflm(kws):
+    from edgecc.backends.tflite.reader import read_tflite
+    from edgecc.backends.tflite.verify import _op_names, run_tflm, tflm_interpreter
+    from edgecc.backends.tflite.writer import to_bytes
+
+    _, module, xs, tflm = kws
+    written = to_bytes(module)
+    names = _op_names(written)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in names and "VAR_HANDLE" not in names  # h, c: variable tensors
+    assert to_bytes(read_tflite(written)) == written
+    it = tflm_interpreter(written)
+    _exact([run_tflm(written, [x], interpreter=it)[0] for x in xs], tflm)
