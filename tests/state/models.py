@@ -214,3 +214,50 @@ def keras_lstm_int8(tmp_dir, steps: int = 8, n_in: int = 10, units: int = 24) ->
     if proc.returncode != 0:
         raise RuntimeError(f"TFLite conversion failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return path.read_bytes()
+
+
+def lstm_module(wide: bool = False, time_major: bool = False, steps: int = 5, batch: int = 1, n_in: int = 6,
+                n_cell: int = 8, cell_power: int = -11, seed: int = 4):
+    """An integer ``nn.lstm`` module built directly (the converter makes no int16x8 LSTM): int8x8_16, or
+    int16x8 with ``wide`` (qi16 input/h, i64 biases), h and c as zero-initialised states. Weights are
+    drawn so that gates and the cell state span their ranges (saturating some steps)."""
+    from edgecc.dialects.nn_lstm import LstmOp
+    from edgecc.dialects.state import ReadOp, WriteOp
+    from edgecc.ir import Builder, Func, Module, i8, i16, i32, i64, tensor
+    from edgecc.ir.types import quant
+
+    rng = np.random.default_rng(seed)
+    act = i16 if wide else i8
+    qx = quant(act, 1.0 / 8192, 0) if wide else quant(act, 0.03, 5)
+    qh = quant(act, 1.0 / 32768, 0) if wide else quant(act, 1.0 / 128, -2)
+    qc = quant(i16, 2.0 ** cell_power, 0)
+    seq = (steps, batch) if time_major else (batch, steps)
+    func = Func("main", [tensor((*seq, n_in), qx)], ["x"])
+    module = Module(func, name="lstm_int16x8" if wide else "lstm_int8")
+    hz = 0 if wide else -2
+    module.add_state("h", tensor((batch, n_cell), qh), np.full((batch, n_cell), hz, act.numpy))
+    module.add_state("c", tensor((batch, n_cell), qc), np.zeros((batch, n_cell), np.int16))
+    b = Builder(func)
+    h = b.insert(ReadOp.build(state="h", result_types=[tensor((batch, n_cell), qh)], result_names=["h"])).result
+    c = b.insert(ReadOp.build(state="c", result_types=[tensor((batch, n_cell), qc)], result_names=["c"])).result
+    ws = []
+    for k, cols in enumerate([n_in] * 4 + [n_cell] * 4):
+        qw = quant(i8, float(rng.uniform(0.004, 0.02)), 0, qmin=-127)
+        ws.append(b.constant(rng.integers(-127, 128, (n_cell, cols)).astype(np.int8), qw, name=f"w{k}"))
+    bias_t = i64 if wide else i32
+    bs = [b.constant(rng.integers(-40000, 40000, n_cell).astype(bias_t.numpy), bias_t, name=f"b{k}")
+          for k in range(4)]
+    lstm = b.create(LstmOp, func.arguments[0], *ws, *bs, h, c, time_major=time_major, cell_clip=3.0,
+                    result_types=[tensor((*seq, n_cell), qh), h.type, c.type])
+    b.insert(WriteOp.build(lstm.results[1], state="h"))
+    b.insert(WriteOp.build(lstm.results[2], state="c"))
+    b.ret(lstm.results[0])
+    module.verify()
+    return module
+
+
+def lstm_inputs(module, n: int = 12, seed: int = 5) -> list[np.ndarray]:
+    t = module.func.arguments[0].type
+    info = np.iinfo(t.element.numpy)
+    rng = np.random.default_rng(seed)
+    return [rng.integers(info.min, info.max + 1, t.shape).astype(t.element.numpy) for _ in range(n)]

@@ -102,3 +102,37 @@ def test_written_tflite_is_the_fused_op_and_bit_exact_in_tflm(kws):
     assert to_bytes(read_tflite(written)) == written
     it = tflm_interpreter(written)
     _exact([run_tflm(written, [x], interpreter=it)[0] for x in xs], tflm)
+
+
+# ------------------------------------------------------------ built directly: int16x8, time-major, batch
+VARIANTS = {"int8-time-major-batch2": dict(time_major=True, batch=2, cell_power=-12),
+            "int16x8": dict(wide=True), "int16x8-cell-2^-14": dict(wide=True, cell_power=-14)}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
+def built(request):
+    pytest.importorskip("tflite_micro")
+    from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
+    from edgecc.backends.tflite.writer import to_bytes
+
+    module = models.lstm_module(**VARIANTS[request.param])
+    data = to_bytes(module)
+    xs = models.lstm_inputs(module)
+    it = tflm_interpreter(data)
+    return module, data, xs, [run_tflm(data, [x], interpreter=it)[0] for x in xs]
+
+
+def test_built_lstm_reference_session_and_c_bit_exact_with_tflm(built, runtime_lib, tmp_path):
+    from edgecc.backends.c.generate import emit
+    from edgecc.backends.c.verify import build_testbench, run_testbench
+    from edgecc.runtime import Session
+
+    module, _, xs, tflm = built
+    assert len({t.tobytes() for t in tflm}) == CALLS
+    st = initial_state(module)
+    _exact([run(module, [x], st)[0] for x in xs], tflm)
+    sess = Session(module)
+    _exact([sess.run(None, {"x": x})[0] for x in xs], tflm)
+    emit(module, tmp_path)
+    exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
+    _exact([o[0] for o in run_testbench(exe, module, [[x] for x in xs])], tflm)
