@@ -48,8 +48,6 @@ class LstmParams:
 
 def lstm_params(op) -> LstmParams:
     x, h, c = qparams(op, op.input, "input"), qparams(op, op.h, "h"), qparams(op, op.c, "c")
-    if op.attr("activation") != "tanh":
-        raise op_error(op, "integer LSTM supports only the tanh cell activation (TFLM)")
     pot, power = _checked_log2(c.scale)
     if not pot:
         raise op_error(op, f"the cell state scale must be a power of two, got {c.scale}")
