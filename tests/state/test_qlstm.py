@@ -136,3 +136,44 @@ def test_built_lstm_reference_session_and_c_bit_exact_with_tflm(built, runtime_l
     emit(module, tmp_path)
     exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
     _exact([o[0] for o in run_testbench(exe, module, [[x] for x in xs])], tflm)
+
+
+# ------------------------------------------------------------------------------------- refusals
+def _patched(data: bytes, path: Path, patch) -> Path:
+    """The converter's file with the LSTM operator's inputs changed (FlatBuffers object API)."""
+    from edgecc.backends.tflite.schema import S
+    from edgecc.backends.tflite.writer import AlignedBuilder
+
+    model = S.ModelT.InitFromObj(S.Model.GetRootAs(data, 0))
+    op = model.subgraphs[0].operators[0]
+    op.inputs = patch([int(i) for i in op.inputs])
+    b = AlignedBuilder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    path.write_bytes(bytes(b.Output()))
+    return path
+
+
+@pytest.mark.parametrize("patch, why", [
+    (lambda ins: [ins[0], -1] + ins[2:], "without input 1 (CIFG)"),
+    (lambda ins: ins[:9] + [ins[12]] + ins[10:], "with peephole inputs"),
+], ids=["cifg", "peephole"])
+def test_lstm_tflm_cannot_run_is_a_one_line_error(kws, tmp_path, patch, why):
+    import subprocess
+
+    path = _patched(kws[0], tmp_path / "bad.tflite", patch)
+    proc = subprocess.run([sys.executable, "-m", "edgecc", "inspect", str(path)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and why in proc.stderr, proc.stderr
+
+
+def test_writer_refuses_lstm_state_tflm_cannot_reset_to():
+    from edgecc.backends.tflite.writer import to_bytes
+    from edgecc.ir.attrs import DenseElements
+    from edgecc.ir.diagnostics import EdgeccError
+
+    module = models.lstm_module()
+    d = module.states["c"]
+    module.states["c"].init = DenseElements(np.ones(d.type.shape, np.int16), d.type)
+    with pytest.raises(EdgeccError, match="h and c must be states read only by the LSTM"):
+        to_bytes(module)
