@@ -73,6 +73,7 @@ def test_session_bit_exact_and_reset(kws):
 
     _, module, xs, tflm = kws
     sess = Session(module)
+    assert sess._host.fallbacks == []  # the LSTM runs as its Numba kernel
     name = module.func.arguments[0].name_hint
     _exact([sess.run(None, {name: x})[0] for x in xs], tflm)
     sess.reset()
@@ -132,6 +133,7 @@ def test_built_lstm_reference_session_and_c_bit_exact_with_tflm(built, runtime_l
     st = initial_state(module)
     _exact([run(module, [x], st)[0] for x in xs], tflm)
     sess = Session(module)
+    assert sess._host.fallbacks == []
     _exact([sess.run(None, {"x": x})[0] for x in xs], tflm)
     emit(module, tmp_path)
     exe = build_testbench(tmp_path, runtime_lib=runtime_lib)
