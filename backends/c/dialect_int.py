@@ -446,9 +446,11 @@ class LstmOp(KernelOp):
                 f"    const int8_t *const w[8] = {{{w}}};",
                 f"    const void *const b[4] = {{{b}}};",
                 f"    {self.fn}({p}, {e.ptr(ops[0])}, w, b, {e.ptr(ops[13])}, {e.ptr(ops[14])}, "
-                f"{e.ptr(self.output)}, {e.ptr(self.h_out)}, {e.ptr(self.c_out)}, (int16_t *){e.scratch(self)});",
+                f"{e.ptr(self.output)}, {e.ptr(self.h_out)}, {e.ptr(self.c_out)}, "
+                f"(int16_t *){e.scratch(self)});",
                 "}"]
 
 
-__all__ = ["BinaryS8Op", "LstmOp", "SigmoidTanhS16Op", "SoftmaxS16Op", "Conv2DS8Op", "DepthwiseConv2DS8Op", "FullyConnectedS8Op", "LutS8Op", "MatMulS8Op",
-           "PoolS8Op", "QBINARY", "ReduceS8Op", "RequantizeOp", "ResizeBilinearS8Op", "SoftmaxS8Op"]
+__all__ = ["BinaryS8Op", "Conv2DS8Op", "DepthwiseConv2DS8Op", "FullyConnectedS8Op", "LstmOp", "LutS8Op",
+           "MatMulS8Op", "PoolS8Op", "QBINARY", "ReduceS8Op", "RequantizeOp", "ResizeBilinearS8Op",
+           "SigmoidTanhS16Op", "SoftmaxS16Op", "SoftmaxS8Op"]

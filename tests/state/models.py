@@ -238,8 +238,8 @@ def lstm_module(wide: bool = False, time_major: bool = False, steps: int = 5, ba
     module.add_state("h", tensor((batch, n_cell), qh), np.full((batch, n_cell), hz, act.numpy))
     module.add_state("c", tensor((batch, n_cell), qc), np.zeros((batch, n_cell), np.int16))
     b = Builder(func)
-    h = b.insert(ReadOp.build(state="h", result_types=[tensor((batch, n_cell), qh)], result_names=["h"])).result
-    c = b.insert(ReadOp.build(state="c", result_types=[tensor((batch, n_cell), qc)], result_names=["c"])).result
+    h, c = (b.insert(ReadOp.build(state=n, result_types=[tensor((batch, n_cell), q)], result_names=[n])).result
+            for n, q in (("h", qh), ("c", qc)))
     ws = []
     for k, cols in enumerate([n_in] * 4 + [n_cell] * 4):
         qw = quant(i8, float(rng.uniform(0.004, 0.02)), 0, qmin=-127)

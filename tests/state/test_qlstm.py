@@ -163,8 +163,8 @@ def test_lstm_tflm_cannot_run_is_a_one_line_error(kws, tmp_path, patch, why):
     import subprocess
 
     path = _patched(kws[0], tmp_path / "bad.tflite", patch)
-    proc = subprocess.run([sys.executable, "-m", "edgecc", "inspect", str(path)], capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "edgecc", "inspect", str(path)], capture_output=True,
+                          text=True, timeout=600)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and why in proc.stderr, proc.stderr
 

@@ -56,7 +56,8 @@ void edgecc_lstm(const edgecc_lstm_params_t *p, const void *input, const int8_t 
 {
     const size_t n = (size_t)p->batch * p->n_cell;
     const size_t esize = p->wide ? 2u : 1u;
-    int16_t *f = scratch, *ig = scratch + n, *g = scratch + 2 * n, *o = scratch + 3 * n, *tc = scratch + 4 * n;
+    int16_t *f = scratch, *ig = scratch + n, *g = scratch + 2 * n;
+    int16_t *o = scratch + 3 * n, *tc = scratch + 4 * n;
     if (h != h_in)
         memcpy(h, h_in, n * esize);
     if (c != c_in)
