@@ -407,5 +407,50 @@ class SigmoidTanhS16Op(KernelOp):
         return [f"{self.fn}({p}, {e.ptr(self.input)}, {e.ptr(self.output)});"]
 
 
-__all__ = ["BinaryS8Op", "SigmoidTanhS16Op", "SoftmaxS16Op", "Conv2DS8Op", "DepthwiseConv2DS8Op", "FullyConnectedS8Op", "LutS8Op", "MatMulS8Op",
-           "PoolS8Op", "QBINARY", "ReduceS8Op", "RequantizeOp", "ResizeBilinearS8Op", "SoftmaxS8Op"]
+@c.op("lstm")
+class LstmOp(KernelOp):
+    """Integer UNIDIRECTIONAL_SEQUENCE_LSTM (``edgecc_lstm``): operands as ``nn.lstm``; h and c are
+    copied into the results and updated in place over the sequence."""
+
+    fn = "edgecc_lstm"
+    input = operand(ANY_TENSOR)
+    weights = operand(ANY_TENSOR, variadic=True, doc="w_i, w_f, w_c, w_o, r_i, r_f, r_c, r_o, "
+                      "b_i, b_f, b_c, b_o, h, c")
+    output = result(ANY_TENSOR)
+    h_out = result(ANY_TENSOR)
+    c_out = result(ANY_TENSOR)
+    params = attr(IntArray(), required=True, doc="edgecc_lstm_params_t fields after the sizes, in order")
+    table = attr(IntArray(256), required=True)
+    scratch = attr(Int(), default=0)
+
+    def emit(self, e) -> list[str]:
+        ops = self.operands
+        v = list(self.attr("params"))
+        time_major = bool(v[0])
+        steps, batch, n_in = ops[0].type.shape
+        if not time_major:
+            steps, batch = batch, steps
+        n_cell = ops[1].type.shape[0]
+        fields = [("steps", steps), ("batch", batch), ("n_in", n_in), ("n_cell", n_cell),
+                  ("time_major", int(time_major)), ("wide", v[1]), ("x_offset", v[2]), ("h_offset", v[3])]
+        fields += [(name, CRaw("{" + ", ".join(str(x) for x in v[4 + 4 * k:8 + 4 * k]) + "}"))
+                   for k, name in enumerate(("in_mult", "in_shift", "rec_mult", "rec_shift"))]
+        names = ("forget_mult", "forget_shift", "input_mult", "input_shift", "hidden_mult", "hidden_shift",
+                 "h_zero_point", "h_min", "h_max", "tanh_mult", "tanh_shift", "cell_clip")
+        fields += list(zip(names, v[20:32]))
+        fields.append(("table", CRaw(e.table("int32_t", self.attr("table")))))
+        p = e.params("edgecc_lstm_params_t", fields)
+        w = ", ".join(e.ptr(x) for x in ops[1:9])
+        b = ", ".join(e.ptr(x) for x in ops[9:13])
+        return ["{",
+                f"    const int8_t *const w[8] = {{{w}}};",
+                f"    const void *const b[4] = {{{b}}};",
+                f"    {self.fn}({p}, {e.ptr(ops[0])}, w, b, {e.ptr(ops[13])}, {e.ptr(ops[14])}, "
+                f"{e.ptr(self.output)}, {e.ptr(self.h_out)}, {e.ptr(self.c_out)}, "
+                f"(int16_t *){e.scratch(self)});",
+                "}"]
+
+
+__all__ = ["BinaryS8Op", "Conv2DS8Op", "DepthwiseConv2DS8Op", "FullyConnectedS8Op", "LstmOp", "LutS8Op",
+           "MatMulS8Op", "PoolS8Op", "QBINARY", "ReduceS8Op", "RequantizeOp", "ResizeBilinearS8Op",
+           "SigmoidTanhS16Op", "SoftmaxS16Op", "SoftmaxS8Op"]

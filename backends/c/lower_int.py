@@ -621,6 +621,25 @@ def _concat(op, L):
     L.replace(op, C.ConcatOp, op.operands, outer=outer, inner=inner)
 
 
+@lowering("nn.lstm")
+def _lstm(op, L):
+    """The constants are ``lstm_params``, the interpreter's own (``edgecc.interp.quantized.lstm``)."""
+    from edgecc.interp.quantized.elementwise import SIGMOID_TABLE
+    from edgecc.interp.quantized.lstm import lstm_params
+
+    p = lstm_params(op)
+    pairs = (p.gate_in, p.gate_rec)
+    values = [int(bool(op.attr("time_major"))), int(p.wide), p.x_offset, p.h_offset]
+    for ms in pairs:
+        values += [int(m) for m, _ in ms] + [int(s) for _, s in ms]
+    for m, s in (p.forget_mul, p.input_mul, p.hidden_mul):
+        values += [int(m), int(s)]
+    values += [p.h_zero_point, p.h_min, p.h_max, p.tanh_mult, p.tanh_shift, p.cell_clip]
+    n = op.h.type.num_elements
+    L.replace(op, CI.LstmOp, op.operands, params=tuple(values), table=tuple(int(v) for v in SIGMOID_TABLE),
+              scratch=5 * 2 * n)
+
+
 @lowering("nn.reshape", "nn.transpose", "nn.slice", "nn.split", "nn.gather")
 def _movement(op, L):
     from edgecc.backends.c.lower import LOWERINGS as FLOAT

@@ -302,3 +302,28 @@ def qsoftmax(L: Lowering, node: Node, ins, outs, consts):
 
 
 _register_unary()
+
+
+@qlowering("nn.lstm")
+def qlstm(L: Lowering, node: Node, ins, outs, consts):
+    """Integer LSTM: one Numba kernel over the sequence with the interpreter's ``lstm_params``."""
+    from edgecc.interp.quantized.elementwise import SIGMOID_TABLE
+    from edgecc.interp.quantized.lstm import lstm_params
+    from edgecc.runtime.kernels.lstm import qlstm as kernel
+
+    op = node.op
+    if not all(consts[1:13]):
+        return L.fallback(op, ins, outs)
+    q = lstm_params(op)
+    wx = L.persistent(np.stack(ins[1:5]).astype(np.int8))
+    wr = L.persistent(np.stack(ins[5:9]).astype(np.int8))
+    bias = L.persistent(np.stack(ins[9:13]).astype(np.int64))
+    p = np.array([q.wide, q.x_offset, q.h_offset, *q.forget_mul, *q.input_mul, *q.hidden_mul, q.h_zero_point,
+                  q.h_min, q.h_max, q.tanh_mult, q.tanh_shift, q.cell_clip, bool(op.attr("time_major"))],
+                 np.int64)
+    gm = np.array([[m for m, _ in q.gate_in], [m for m, _ in q.gate_rec]], np.int64)
+    gs = np.array([[s for _, s in q.gate_in], [s for _, s in q.gate_rec]], np.int64)
+    gates = L.scratch((4, *ins[13].shape), np.int64, "lstm_gates")
+    L.emit(kernel, ins[0], wx, wr, bias, ins[13], ins[14], outs[0], outs[1], outs[2], gates, p, gm, gs,
+           L.persistent(np.asarray(SIGMOID_TABLE, np.int64)))
+    return None

@@ -672,3 +672,4 @@ from edgecc.backends.tflite import state as _state  # noqa: E402,F401  (register
 __all__ = ["LOWER", "TABLE", "check_variant", "options", "unsupported", "simple_version"]
 
 from edgecc.backends.tflite import ops_hard  # noqa: E402,F401  (registers nn.hard_sigmoid)
+from edgecc.backends.tflite import write_lstm  # noqa: E402,F401  (registers nn.lstm)

@@ -6,9 +6,9 @@ value, as TFLM resets them), read once and written after the last time step. Eac
 TFLite's float kernel (``lstm_eval.cc``): per gate ``W x_t + b + R h`` (``FULLY_CONNECTED``s and
 an add), peepholes (inputs 9-11) on ``c``, CIFG (no input gate: ``i = 1 - f``), the fused
 activation (TANH, RELU, RELU6) on the cell input and the cell output, ``cell_clip``,
-projection (inputs 16-17) with ``proj_clip``. Not read: layer normalisation (inputs 20-23) and
-integer LSTMs, whose TFLM kernels rescale through int16 gate tensors that no composition of
-``nn`` ops reproduces bit-exactly.
+projection (inputs 16-17) with ``proj_clip``. Not read: layer normalisation (inputs 20-23).
+Integer LSTMs, whose TFLM kernel rescales through int16 gates that no composition of ``nn`` ops
+reproduces bit-exactly, become one ``nn.lstm`` op (``read_qlstm.py``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ def unidirectional_sequence_lstm(r, op, ins, outs, opts):
     ins = ins + [-1] * (24 - len(ins))
     x = r.value(ins[0])
     if not isinstance(x.type.element, FloatType):
-        raise r.error(f"an LSTM on {x.type.element} data is not read (edgecc reads float LSTMs; TFLM's "
-                      "integer LSTM rescales through int16 gate tensors)")
+        from edgecc.backends.tflite.read_qlstm import quantized_lstm
+
+        return quantized_lstm(r, ins, outs, opts)
     if any(i >= 0 for i in ins[20:24]):
         raise r.error("layer-normalised LSTMs are not read")
     acts = _acts()

@@ -52,7 +52,7 @@ def init_subgraph(w):
     main_ops = w.operators
     w.operators = ops  # ``w.op`` registers opcodes model-wide; collect these ops separately
     try:
-        for d in w.module.states.values():
+        for d in resource_states(w):
             res = _resource(tensors, f"{d.name}_handle")
             w.op(B.VAR_HANDLE, [], [res], options("VarHandleOptions", container="", sharedName=d.name))
             t = S.TensorT()
@@ -73,14 +73,29 @@ def init_subgraph(w):
     return sg
 
 
+def resource_states(w) -> list:
+    """The states written as resource variables (those an LSTM keeps in its variable tensors are not)."""
+    from edgecc.backends.tflite.write_lstm import owned
+
+    return [d for d in w.module.states.values() if d.name not in owned(w)]
+
+
 def _read(w, op):
+    from edgecc.backends.tflite.write_lstm import owned, read_variable
+
     name = op.attrs["state"]
+    if name in owned(w):
+        return read_variable(w, op)
     res = _handle(w, name)
     w.op(B.READ_VARIABLE, [res], [w.out(op.results[0])])
 
 
 def _write(w, op):
+    from edgecc.backends.tflite.write_lstm import owned
+
     name = op.attrs["state"]
+    if name in owned(w):  # the LSTM updated its variable tensor in place
+        return
     res = _handle(w, name)
     w.op(B.ASSIGN_VARIABLE, [res, w.t(op.operands[0])], [])
 
@@ -88,4 +103,4 @@ def _write(w, op):
 LOWER["state.read"], TABLE["state.read"] = _read, "VAR_HANDLE + READ_VARIABLE (resource variable)"
 LOWER["state.write"], TABLE["state.write"] = _write, "VAR_HANDLE + ASSIGN_VARIABLE (resource variable)"
 
-__all__ = ["INIT_SUBGRAPH", "begin", "init_subgraph"]
+__all__ = ["INIT_SUBGRAPH", "begin", "init_subgraph", "resource_states"]

@@ -252,9 +252,10 @@ class Writer:
             idx = self._new_tensor(a.type, self.value_names[id(a)], reserved=True)
             self.value_tensors[(id(a), None)] = idx
             inputs.append(idx)
-        if self.module.states:  # persistent state: resource variables (see tflite/state.py)
-            from edgecc.backends.tflite import state
+        from edgecc.backends.tflite import state
 
+        resources = bool(self.module.states) and bool(state.resource_states(self))
+        if resources:  # persistent state: resource variables (see tflite/state.py)
             state.begin(self)
         for op in func.ops:
             if op.name in ("builtin.constant", "func.return"):
@@ -270,7 +271,7 @@ class Writer:
         model = S.ModelT()
         model.version = SCHEMA_VERSION
         model.description = f"edgecc {__version__}"
-        model.subgraphs = [sg] + ([state.init_subgraph(self)] if self.module.states else [])
+        model.subgraphs = [sg] + ([state.init_subgraph(self)] if resources else [])
         model.operatorCodes = self.opcode_list
         model.signatureDefs = [self._signature(func, inputs, outputs)]
         model.metadata = self._metadata(__version__)

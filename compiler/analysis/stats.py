@@ -26,6 +26,9 @@ def op_macs(op: Operation) -> int:
     if name in ("nn.fully_connected", "nn.matmul"):
         k = op.operands[0].type.shape[-1]
         return prod(op.results[0].type.shape) * k
+    if name in ("nn.lstm", "c.lstm"):  # per step and gate: input and recurrent products
+        n_cell, n_in = op.operands[1].type.shape
+        return prod(op.results[0].type.shape) * 4 * (n_in + n_cell)
     return 0
 
 

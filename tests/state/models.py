@@ -1,6 +1,8 @@
-"""Streaming test models: a causal conv1d stream whose state is the last K-1 input frames."""
+"""Streaming test models: a causal conv1d stream whose state is the last K-1 input frames, LSTMs."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -172,3 +174,90 @@ def lstm_tflite(steps: int = 3, n_in: int = 4, n_cell: int = 5, seed: int = 3, c
     builder = AlignedBuilder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+_KERAS_LSTM = r'''
+import os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+steps, n_in, units = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+tf.keras.utils.set_random_seed(0)
+inp = tf.keras.Input(shape=(steps, n_in), batch_size=1)
+out = tf.keras.layers.Dense(4)(tf.keras.layers.LSTM(units)(inp))
+model = tf.keras.Model(inp, out)
+rng = np.random.default_rng(0)
+for w in model.weights:
+    w.assign(rng.normal(0, 0.4, w.shape).astype(np.float32))
+conv = tf.lite.TFLiteConverter.from_keras_model(model)
+conv.optimizations = [tf.lite.Optimize.DEFAULT]
+conv.representative_dataset = lambda: ([rng.normal(0, 1, (1, steps, n_in)).astype(np.float32)]
+                                       for _ in range(32))
+conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+conv.inference_input_type = conv.inference_output_type = tf.int8
+open(sys.argv[1], "wb").write(conv.convert())
+'''
+
+
+def keras_lstm_int8(tmp_dir, steps: int = 8, n_in: int = 10, units: int = 24) -> bytes:
+    """A streaming keyword-spotting model as users make it: Keras 2 (``tf_keras``) LSTM + Dense,
+    converted by ``tf.lite.TFLiteConverter`` to full int8 with a representative dataset (the fused
+    ``UNIDIRECTIONAL_SEQUENCE_LSTM``; Keras 3 would give a WHILE loop). Run in a subprocess: TF stays
+    out of the test process, and a converter crash cannot take pytest down."""
+    import subprocess
+    import sys
+
+    path = Path(tmp_dir) / "kws_lstm_int8.tflite"
+    proc = subprocess.run([sys.executable, "-c", _KERAS_LSTM, str(path), str(steps), str(n_in), str(units)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"TFLite conversion failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return path.read_bytes()
+
+
+def lstm_module(wide: bool = False, time_major: bool = False, steps: int = 5, batch: int = 1, n_in: int = 6,
+                n_cell: int = 8, cell_power: int = -11, seed: int = 4):
+    """An integer ``nn.lstm`` module built directly (the converter makes no int16x8 LSTM): int8x8_16, or
+    int16x8 with ``wide`` (qi16 input/h, i64 biases), h and c as zero-initialised states. Weights are
+    drawn so that gates and the cell state span their ranges (saturating some steps)."""
+    from edgecc.dialects.nn_lstm import LstmOp
+    from edgecc.dialects.state import ReadOp, WriteOp
+    from edgecc.ir import Builder, Func, Module, i8, i16, i32, i64, tensor
+    from edgecc.ir.types import quant
+
+    rng = np.random.default_rng(seed)
+    act = i16 if wide else i8
+    qx = quant(act, 1.0 / 8192, 0) if wide else quant(act, 0.03, 5)
+    qh = quant(act, 1.0 / 32768, 0) if wide else quant(act, 1.0 / 128, -2)
+    qc = quant(i16, 2.0 ** cell_power, 0)
+    seq = (steps, batch) if time_major else (batch, steps)
+    func = Func("main", [tensor((*seq, n_in), qx)], ["x"])
+    module = Module(func, name="lstm_int16x8" if wide else "lstm_int8")
+    hz = 0 if wide else -2
+    module.add_state("h", tensor((batch, n_cell), qh), np.full((batch, n_cell), hz, act.numpy))
+    module.add_state("c", tensor((batch, n_cell), qc), np.zeros((batch, n_cell), np.int16))
+    b = Builder(func)
+    h, c = (b.insert(ReadOp.build(state=n, result_types=[tensor((batch, n_cell), q)], result_names=[n])).result
+            for n, q in (("h", qh), ("c", qc)))
+    ws = []
+    for k, cols in enumerate([n_in] * 4 + [n_cell] * 4):
+        qw = quant(i8, float(rng.uniform(0.004, 0.02)), 0, qmin=-127)
+        ws.append(b.constant(rng.integers(-127, 128, (n_cell, cols)).astype(np.int8), qw, name=f"w{k}"))
+    bias_t = i64 if wide else i32
+    bs = [b.constant(rng.integers(-40000, 40000, n_cell).astype(bias_t.numpy), bias_t, name=f"b{k}")
+          for k in range(4)]
+    lstm = b.create(LstmOp, func.arguments[0], *ws, *bs, h, c, time_major=time_major, cell_clip=3.0,
+                    result_types=[tensor((*seq, n_cell), qh), h.type, c.type])
+    b.insert(WriteOp.build(lstm.results[1], state="h"))
+    b.insert(WriteOp.build(lstm.results[2], state="c"))
+    b.ret(lstm.results[0])
+    module.verify()
+    return module
+
+
+def lstm_inputs(module, n: int = 12, seed: int = 5) -> list[np.ndarray]:
+    t = module.func.arguments[0].type
+    info = np.iinfo(t.element.numpy)
+    rng = np.random.default_rng(seed)
+    return [rng.integers(info.min, info.max + 1, t.shape).astype(t.element.numpy) for _ in range(n)]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgecc.interp.ops_common import op_error
-from edgecc.interp.quantized import conv, elementwise, pool, shape  # noqa: F401  (register)
+from edgecc.interp.quantized import conv, elementwise, lstm, pool, shape  # noqa: F401  (register)
 from edgecc.interp.quantized.common import QKERNELS, QParams, element, qkernel, qparams
 from edgecc.ir.core import Operation
 from edgecc.ir.types import QuantizedType, TensorType
@@ -44,7 +44,7 @@ STATUS: dict[str, tuple[str, str]] = {
     "nn.slice": ("tflm", "tflm"), "nn.gather": ("tflm", "edgecc"), "nn.split": ("tflm", "tflm"),
     "nn.concat": ("tflm", "tflm"), "nn.pad": ("tflm", "tflm"),
     "nn.quantize": ("tflm", "tflm"), "nn.dequantize": ("tflm", "tflm"),
-    "nn.requantize": ("tflm", "tflm"),
+    "nn.requantize": ("tflm", "tflm"), "nn.lstm": ("tflm", "tflm"),
 }
 
 

@@ -227,7 +227,12 @@ def sigmoid(op, x):
     require(op, out.zero_point == 0 and pot and log2 == -15,
             "int16 sigmoid needs output scale 2^-15 and zero point 0 (TFLite)")
     mult, ls = _int16_lut_params(op, inp, (0,))
-    d = _int16_scaled_input(x, mult, ls)
+    return sigmoid16(x, mult, ls)
+
+
+def sigmoid16(x, mult: int, left_shift: int) -> np.ndarray:
+    """TFLite's int16 LOGISTIC kernel on stored ``x`` with its input multiplier/shift (Q0.15 out)."""
+    d = _int16_scaled_input(x, mult, left_shift)
     a = np.abs(d)
     uh = a >> 9
     idx = np.minimum(uh, 254)
@@ -253,7 +258,12 @@ def tanh(op, x):
     require(op, out.zero_point == 0 and pot and log2 == -15,
             "int16 tanh needs output scale 2^-15 and zero point 0 (TFLite)")
     mult, ls = _int16_lut_params(op, inp, (0, 1))
-    d = _int16_scaled_input(x, mult, ls)
+    return tanh16(x, mult, ls)
+
+
+def tanh16(x, mult: int, left_shift: int) -> np.ndarray:
+    """TFLite's int16 TANH kernel on stored ``x`` with its input multiplier/shift (Q0.15 out)."""
+    d = _int16_scaled_input(x, mult, left_shift)
     a = np.abs(d)
     uh = a >> 8
     idx = np.minimum(uh, 254)

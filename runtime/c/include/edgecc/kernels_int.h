@@ -272,6 +272,22 @@ typedef struct {
 
 void edgecc_sigmoid_tanh_s16(const edgecc_sigmoid_s16_params_t *p, const int16_t *input, int16_t *output);
 
+/* Integer UNIDIRECTIONAL_SEQUENCE_LSTM (TFLM semantics) over a whole sequence: weights are the input
+ * weights of gates i, f, c, o then their recurrent weights; biases int32 (int64 when wide); h and c
+ * start from h_in / c_in (they may alias) and end as the final states. Scratch: 5 * batch * n_cell int16. */
+typedef struct {
+    int32_t steps, batch, n_in, n_cell, time_major, wide;
+    int32_t x_offset, h_offset;
+    int32_t in_mult[4], in_shift[4], rec_mult[4], rec_shift[4];
+    int32_t forget_mult, forget_shift, input_mult, input_shift, hidden_mult, hidden_shift;
+    int32_t h_zero_point, h_min, h_max, tanh_mult, tanh_shift, cell_clip;
+    const int32_t *table;
+} edgecc_lstm_params_t;
+
+void edgecc_lstm(const edgecc_lstm_params_t *p, const void *input, const int8_t *const *weights,
+                 const void *const *biases, const void *h_in, const int16_t *c_in, void *output, void *h,
+                 int16_t *c, int16_t *scratch);
+
 #ifdef __cplusplus
 }
 #endif
