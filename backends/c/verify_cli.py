@@ -38,19 +38,21 @@ def _load(model: Path, quantize: str, calib, io: str, input_shape: tuple[str, ..
 
 
 def _tflm_outputs(module, samples):
-    """TFLM's outputs for ``samples`` on the .tflite of ``module`` (None when unavailable)."""
+    """TFLM's outputs for ``samples`` on the .tflite of ``module`` (None when unavailable), all in one
+    interpreter: a stateful model carries its state from sample to sample, as the C testbench does."""
     try:
         import tflite_micro  # noqa: F401
 
         from edgecc.backends.tflite import to_bytes
-        from edgecc.backends.tflite.verify import run_tflm
+        from edgecc.backends.tflite.verify import run_tflm, tflm_interpreter
     except ImportError:
         return None, "tflite-micro is not installed"
     try:
         data = to_bytes(module)
     except EdgeccError as e:
         return None, f"no .tflite for this model ({e.message})"
-    return [[np.asarray(o) for o in run_tflm(data, s)] for s in samples], ""
+    it = tflm_interpreter(data)
+    return [[np.asarray(o) for o in run_tflm(data, s, interpreter=it)] for s in samples], ""
 
 
 def _fmt(x: float) -> str:

@@ -18,6 +18,8 @@ import models  # noqa: E402
 from edgecc.interp import initial_state, run  # noqa: E402
 
 CALLS = 12
+# the converted Keras model is made once per worker: keep the module on one
+pytestmark = pytest.mark.xdist_group("keras-lstm")
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +181,16 @@ def test_writer_refuses_lstm_state_tflm_cannot_reset_to():
     module.states["c"].init = DenseElements(np.ones(d.type.shape, np.int16), d.type)
     with pytest.raises(EdgeccError, match="h and c must be states read only by the LSTM"):
         to_bytes(module)
+
+
+def test_verify_cli_compares_the_c_with_tflm_as_one_stream(kws, tmp_path):
+    """``edgecc verify`` runs the samples through one TFLM interpreter, as the testbench keeps the state."""
+    import subprocess
+
+    path = tmp_path / "kws.tflite"
+    path.write_bytes(kws[0])
+    proc = subprocess.run([sys.executable, "-m", "edgecc", "verify", str(path), "--inputs", "12"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("StatefulPartitioned"))
+    assert row.split()[-2:] == ["pass", "pass"]  # the reference and TFLM
