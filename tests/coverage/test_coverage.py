@@ -40,7 +40,10 @@ def matrix(tmp_path_factory):
 
 
 def test_every_nn_op_has_a_row():
+    from edgecc.ir.spec import DIALECTS
+
     assert set(M.cases.CASES) | M.cases.QUANT_CASES == set(M.nn_ops())
+    assert set(M.nn_ops()) | set(M.cases.ELSEWHERE) == set(DIALECTS["nn"].ops)
     assert not set(M.cases.CASES) & M.cases.QUANT_CASES
 
 
