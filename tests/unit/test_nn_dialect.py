@@ -151,7 +151,7 @@ def test_every_contract_op_is_registered_and_pure():
     expected = """conv2d depthwise_conv2d fully_connected matmul add sub mul div maximum minimum pow
         relu clamp sigmoid tanh hard_swish hard_sigmoid leaky_relu prelu exp log sqrt rsqrt abs neg
         erf softmax log_softmax avg_pool2d max_pool2d mean reduce_sum reduce_max reduce_min reshape
-        transpose concat split pad slice gather resize cast quantize dequantize requantize lrn""".split()
+        transpose concat split pad slice gather resize cast quantize dequantize requantize lrn lstm""".split()
     assert sorted(nn.nn.ops) == sorted(f"nn.{n}" for n in expected)
     for cls in nn.nn.ops.values():
         assert "Pure" in cls.spec.traits, cls.name
