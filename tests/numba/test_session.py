@@ -24,13 +24,10 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "compiler" / "examples" / "kws_dscnn.onnx"
 MLPERF = REPO.parent / "shared" / "models" / "mlperf_tiny"
 
-_spec = importlib.util.spec_from_file_location(
-    "edgecc_tests_frontend_models", REPO / "tests" / "frontend" / "models.py")
-models = sys.modules.get(_spec.name)
-if models is None:
-    models = importlib.util.module_from_spec(_spec)
-    sys.modules[_spec.name] = models
-    _spec.loader.exec_module(models)
+sys.path.insert(0, str(REPO / "tests" / "c"))
+import helpers  # noqa: E402
+
+models = helpers.load_test_models()
 
 
 @pytest.fixture(scope="module")
