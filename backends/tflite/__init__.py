@@ -21,18 +21,21 @@ from __future__ import annotations
 VARIANTS = ("auto", "float32", "fp16", "int8", "int16x8")
 
 
-def emit(module, path, *, variant: str = "auto", runtime: str = "any") -> bytes:
+def emit(module, path, *, variant: str = "auto", runtime: str = "any", compression: str = "auto",
+         report: dict | None = None) -> bytes:
     """Write ``module`` to ``path`` as .tflite; returns the bytes."""
     from edgecc.backends.tflite.writer import emit as _emit
 
-    return _emit(module, path, variant=variant, runtime=runtime)
+    return _emit(module, path, variant=variant, runtime=runtime, compression=compression, report=report)
 
 
-def to_bytes(module, *, variant: str = "auto", runtime: str = "any") -> bytes:
-    """Serialize ``module`` to .tflite bytes (``runtime="tflm"``: refuse what TFLM cannot run)."""
+def to_bytes(module, *, variant: str = "auto", runtime: str = "any", compression: str = "auto",
+             report: dict | None = None) -> bytes:
+    """Serialize ``module`` to .tflite bytes (``runtime="tflm"``: refuse what TFLM cannot run;
+    ``compression``: TFLM LUT weights, see ``writer.to_bytes``)."""
     from edgecc.backends.tflite.writer import to_bytes as _to_bytes
 
-    return _to_bytes(module, variant=variant, runtime=runtime)
+    return _to_bytes(module, variant=variant, runtime=runtime, compression=compression, report=report)
 
 
 def read_tflite(path_or_bytes, *, name: str | None = None):

@@ -97,9 +97,12 @@ def _raw(array: np.ndarray, element) -> np.ndarray:
 class Writer:
     """Builds one ``ModelT``; ``ops.LOWER`` functions call the ``t``/``aux``/``temp``/``op`` API."""
 
-    def __init__(self, module: Module, variant: str) -> None:
+    def __init__(self, module: Module, variant: str, compression: str = "none") -> None:
         self.module = module
         self.variant = variant
+        self.compression = compression
+        #: after ``build``: file bytes dense / written and one row per LUT candidate (``lut.compress``)
+        self.report: dict = {}
         self.tensors: list = []
         self.buffers: list = [S.BufferT()]
         self.operators: list = []
@@ -276,9 +279,15 @@ class Writer:
         model.signatureDefs = [self._signature(func, inputs, outputs)]
         model.metadata = self._metadata(__version__)
         model.buffers = self.buffers
-        builder = AlignedBuilder(1024)
-        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
-        return bytes(builder.Output())
+        if self.compression != "lut":
+            data = pack_model(model)
+            self.report = {"compression": self.compression, "bytes": [len(data), len(data)], "tensors": []}
+            return data
+        from edgecc.backends.tflite.lut import compress
+
+        dense, data, rows = compress(model, pack_model)
+        self.report = {"compression": "lut", "bytes": [len(dense), len(data)], "tensors": rows}
+        return data
 
     def _signature(self, func, inputs, outputs):
         sig = S.SignatureDefT()
@@ -311,6 +320,13 @@ class Writer:
         return out
 
 
+def pack_model(model) -> bytes:
+    """The file bytes of a ``ModelT`` (buffers 16-byte aligned)."""
+    builder = AlignedBuilder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    return bytes(builder.Output())
+
+
 def constant_data(v: Value) -> np.ndarray | None:
     """The data of a constant value: a ``builtin.constant``, or ``nn.dequantize`` of one.
 
@@ -340,11 +356,18 @@ def constant_data(v: Value) -> np.ndarray | None:
 RUNTIMES = ("any", "tflm")
 
 
-def to_bytes(module: Module, *, variant: str = "auto", runtime: str = "any") -> bytes:
+def to_bytes(module: Module, *, variant: str = "auto", runtime: str = "any", compression: str = "auto",
+             report: dict | None = None) -> bytes:
     """Serialize ``module`` (an ``nn`` graph, NHWC) to TFLite FlatBuffer bytes.
 
     ``runtime="tflm"`` also refuses operators TFLM has no kernel for (``limits.check_tflm``).
+    ``compression``: ``lut`` stores int8 constants as TFLM LUT indices + DECODE where the file
+    shrinks (only TFLM runs such a file), ``none`` dense, ``auto`` lut for ``runtime="tflm"``.
+    ``report``, when given, receives the writer's compression report (``Writer.report``).
     """
+    from edgecc.backends.tflite.lut import resolve_mode
+
+    mode = resolve_mode(compression, runtime)
     if variant not in VARIANTS:
         raise EdgeccError(f"unknown tflite variant '{variant}' (expected one of {', '.join(VARIANTS)})")
     if runtime not in RUNTIMES:
@@ -353,7 +376,10 @@ def to_bytes(module: Module, *, variant: str = "auto", runtime: str = "any") -> 
     _check_ranges(module)
     from edgecc.backends.tflite.limits import check_tflm, legalize
 
-    data = Writer(legalize(module), variant).build()
+    writer = Writer(legalize(module), variant, mode)
+    data = writer.build()
+    if report is not None:
+        report.update(writer.report)
     if runtime == "tflm":
         check_tflm(data)
     return data
@@ -368,11 +394,12 @@ def _check_ranges(module: Module) -> None:
     check_sizes(source_of(module), TFLITE_BOUNDS, {"the constant data (buffers)": (data, "")})
 
 
-def emit(module: Module, path, *, variant: str = "auto", runtime: str = "any") -> bytes:
-    """Write ``module`` as a .tflite file at ``path``; returns the bytes written."""
-    data = to_bytes(module, variant=variant, runtime=runtime)
+def emit(module: Module, path, *, variant: str = "auto", runtime: str = "any", compression: str = "auto",
+         report: dict | None = None) -> bytes:
+    """Write ``module`` as a .tflite file at ``path``; returns the bytes written (see ``to_bytes``)."""
+    data = to_bytes(module, variant=variant, runtime=runtime, compression=compression, report=report)
     Path(path).write_bytes(data)
     return data
 
 
-__all__ = ["VARIANTS", "AlignedBuilder", "Writer", "constant_data", "emit", "to_bytes"]
+__all__ = ["VARIANTS", "AlignedBuilder", "Writer", "constant_data", "emit", "pack_model", "to_bytes"]
