@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-
 from edgecc.backends.tflite.schema import S
 from edgecc.ir.diagnostics import EdgeccError
 
@@ -89,7 +88,7 @@ def candidates(model) -> dict[int, tuple]:
         best = None
         for axis in _axes(t):
             enc = encode(values, axis)
-            if enc is not None and (best is None or len(enc[0]) + len(enc[1]) < len(best[0]) + len(best[1])):
+            if enc is not None and (best is None or len(enc[0]) + len(enc[1]) < sum(map(len, best[:2]))):
                 best = (*enc, axis)
         if best is not None and len(best[0]) + len(best[1]) < values.size:
             out[i] = best
@@ -170,11 +169,25 @@ def compress(model, pack) -> tuple[bytes, bytes, list[dict]]:
         keep = len(trial) < len(best)
         if keep:
             chosen[i], best = enc, trial
-        rows.append({"tensor": model.subgraphs[0].tensors[i].name, "stored": "lut" if keep else "dense",
-                     "bits": enc[2], "tables": 1 if enc[3] is None else model.subgraphs[0].tensors[i].shape[enc[3]],
-                     "dense_bytes": int(np.prod(model.subgraphs[0].tensors[i].shape)),
+        t = model.subgraphs[0].tensors[i]
+        rows.append({"tensor": t.name, "stored": "lut" if keep else "dense", "bits": enc[2],
+                     "tables": 1 if enc[3] is None else t.shape[enc[3]], "dense_bytes": int(np.prod(t.shape)),
                      "encoded_bytes": len(enc[0]), "ancillary_bytes": len(enc[1])})
     return dense, best, rows
 
 
-__all__ = ["DECODE_OP", "MODES", "apply", "candidates", "compress", "encode", "pack_indices", "resolve_mode"]
+def report_markdown(report: dict) -> str:
+    """The .tflite section of report.md: file bytes and how each int8 constant is stored."""
+    before, after = report["bytes"]
+    lines = [f"## .tflite ({report['compression']} compression)", "",
+             f"File: {before:,} B dense -> {after:,} B written ({before - after:,} B saved).", ""]
+    if report["tensors"]:
+        lines += ["| tensor | stored | index bits | tables | dense B | indices B | tables+header B |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['tensor']} | {r['stored']} | {r['bits']} | {r['tables']} | {r['dense_bytes']:,} "
+                  f"| {r['encoded_bytes']:,} | {r['ancillary_bytes']:,} |" for r in report["tensors"]]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["DECODE_OP", "MODES", "apply", "candidates", "compress", "encode", "pack_indices",
+           "report_markdown", "resolve_mode"]

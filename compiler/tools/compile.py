@@ -43,6 +43,9 @@ class Job:
     fit: str = ""
     #: the input resolution came from --input-shape (so a smaller one may be suggested)
     resizable: bool = False
+    #: --tflite-compression, and the .tflite writer's report of it (filled by the tflite emitter)
+    tflite_compression: str = "auto"
+    tflite_report: dict = field(default_factory=dict)
 
 
 def _emit_ir(module: Module, job: Job, tmp: Path) -> None:
@@ -96,7 +99,23 @@ def _emit_tflite(module: Module, job: Job, tmp: Path) -> None:
     # a .tflite for a microcontroller core runs in TFLM: what TFLM cannot run stops here, not at load
     runtime = "tflm" if core(job.target).arch != "any" else "any"
     emit(module, tmp / f"{job.prefix}.tflite", variant="fp16" if job.quantize == "fp16" else "auto",
-         runtime=runtime)
+         runtime=runtime, compression=job.tflite_compression, report=job.tflite_report)
+
+
+def add_tflite_report(job: Job, tmp: Path) -> None:
+    """report.json / report.md say which .tflite tensors are LUT-compressed and the file bytes."""
+    import json
+
+    from edgecc.backends.tflite.lut import report_markdown
+
+    rj, rm = tmp / "report.json", tmp / "report.md"
+    if not job.tflite_report or not rj.exists():
+        return
+    r = json.loads(rj.read_text())
+    r["tflite"] = job.tflite_report
+    rj.write_text(json.dumps(r, indent=2, sort_keys=True) + "\n")
+    if rm.exists():
+        rm.write_text(rm.read_text().rstrip("\n") + "\n\n" + report_markdown(job.tflite_report))
 
 
 #: artifact name -> writer; backends add theirs here
@@ -247,6 +266,10 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
               type=click.Choice(("auto", "dense", "encoded")),
               help="C: store sparse/clustered weights encoded, decoded per layer into the arena "
                    "(auto: where it saves flash without growing the arena).")
+@click.option("--tflite-compression", default="auto", show_default=True,
+              type=click.Choice(("auto", "none", "lut")),
+              help="tflite: store clustered int8 weights as TFLM LUT indices + DECODE where the file shrinks "
+                   "(only TFLM runs it; auto: lut for a microcontroller core, none for host/generic).")
 @click.option("--code-size", is_flag=True, help="C: measure .text/.rodata/.bss with arm-none-eabi-gcc.")
 @click.option("--depfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a Make/Ninja depfile (outputs depend on the model, calibration data, edgecc).")
@@ -269,8 +292,9 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the time taken by each pass.")
 def compile_command(model, target, board, out, emit, quantize, calib, io, input_shape, state_pairs, prefix,
-                    arena, memory, ram_budget, kernels, weight_storage, code_size, depfile, passes, flash_budget,
-                    evaluation, max_accuracy_drop, min_sqnr, executor, quiet, verbose):
+                    arena, memory, ram_budget, kernels, weight_storage, tflite_compression, code_size,
+                    depfile, passes, flash_budget, evaluation, max_accuracy_drop, min_sqnr, executor, quiet,
+                    verbose):
     """Compile MODEL (.onnx, .tflite or .mlir) for TARGET into OUT/."""
     from edgecc.targets import resolve
 
@@ -316,13 +340,14 @@ def compile_command(model, target, board, out, emit, quantize, calib, io, input_
     pm.run(module)
     job = Job(model, core.name, out, pipeline_text, scheme, prefix, board, emits,
               build, extra_code_size=code_size,
-              resizable=bool(shapes))
+              resizable=bool(shapes), tflite_compression=tflite_compression)
     with staged_output(out) as tmp:
         done: set = set()
         for e in emits:
             if EMITTERS[e] not in done:
                 EMITTERS[e](module, job, tmp)
                 done.add(EMITTERS[e])
+        add_tflite_report(job, tmp)
         if board_info is not None:
             check_board(module, job, board_info)
         if searched:
