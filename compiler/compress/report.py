@@ -208,11 +208,31 @@ def compression_report(
                 for c in acc.per_class
             ]
             model["worst_classes"] = acc.worst
+    model["tflite_bytes"] = _tflite_storage(before, after, layers)
     return {
         "model": str(after.attrs.get("edgecc.source") or after.name or "model"),
         "layers": layers,
         "total": model,
     }
+
+
+def _tflite_storage(before: Module, after: Module, layers: list[dict]) -> list[int] | None:
+    """[dense .tflite of ``before``, TFLM LUT .tflite of ``after``] bytes; sets each layer's ``tflite``
+    to ``lut`` (its weights stored as TFLM LUT indices) or ``dense``. None when no .tflite can be written."""
+    from edgecc.backends.tflite.writer import to_bytes
+    from edgecc.ir.diagnostics import EdgeccError
+
+    try:
+        dense = to_bytes(before, compression="none")
+        rep: dict = {}
+        to_bytes(after, compression="lut", report=rep)
+    except EdgeccError:
+        return None
+    lut = {r["tensor"] for r in rep["tensors"] if r["stored"] == "lut"}
+    weights = {layer_name(op): op.operands[1].name_hint for op in after.func.body if op.name in WEIGHT_OPS}
+    for row in layers:
+        row["tflite"] = "lut" if weights.get(row["layer"]) in lut else "dense"
+    return [len(dense), rep["bytes"][1]]
 
 
 def _nonzero_macs(layers: list[dict]) -> int | None:
@@ -247,6 +267,9 @@ def report_markdown(r: dict) -> str:
         f"- output SQNR against the uncompressed model: {_fmt(t['output_sqnr_db'], '.1f')} dB; top-1 "
         f"agreement {_fmt(t['top1_agreement'], '.1%')}",
     ]
+    if t.get("tflite_bytes"):
+        lines.append(f"- .tflite for TFLM (LUT-compressed weights where smaller): {_pair(t['tflite_bytes'])} "
+                     "B")
     if "accuracy" in t:
         lines.append(
             f"- accuracy: {_pair(t['accuracy'], '.2%')}; classes losing most: "
@@ -254,14 +277,16 @@ def report_markdown(r: dict) -> str:
         )
     lines += [
         "",
-        "| layer | op | channels | params | sparsity | levels | bits | MACs | flash B | encoding | SQNR dB |",
-        "|---|---|---|---|---:|---:|---:|---|---|---|---:|",
+        "| layer | op | channels | params | sparsity | levels | bits | MACs | flash B | encoding | .tflite "
+        "| SQNR dB |",
+        "|---|---|---|---|---:|---:|---:|---|---|---|---|---:|",
     ]
     for x in r["layers"]:
         lines.append(
             f"| {x['layer']} | {x['op']} | {_pair(x['channels'])} | {_pair(x['params'])} | "
             f"{x['sparsity']:.1%} | {x['levels']} | {x['bits']:.2f} | {_pair(x['macs'])} | "
-            f"{_pair(x['flash_bytes'])} | {x['encoding']} | {_fmt(x['sqnr_db'], '.1f')} |"
+            f"{_pair(x['flash_bytes'])} | {x['encoding']} | {x.get('tflite', '-')} | "
+            f"{_fmt(x['sqnr_db'], '.1f')} |"
         )
     if "search" in r:
         sr = r["search"]

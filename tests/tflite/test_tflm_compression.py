@@ -143,3 +143,15 @@ def test_tflm_own_compressor_agrees_on_the_format():
     assert data(mine)["w2"] == data(enc)["w2"]  # the same packed indices
     assert data(mine)["w2_ancillary"] == data(enc)["w2_ancillary"]  # the same header and value tables
     assert_tflm_equal(theirs, ours, n=3)
+
+
+def test_compress_report_says_which_layers_the_tflite_stores_lut_and_its_bytes():
+    from edgecc.backends.tflite.writer import to_bytes
+    from edgecc.compress.report import compression_report, report_markdown
+
+    _, _, calib = _digits()
+    before, after = clustered(256), clustered(4)  # 256 levels: nothing LUT-compressible
+    r = compression_report(before, after, calibration=[{"x": x[None]} for x in calib["x"][:4]], samples=4)
+    assert r["total"]["tflite_bytes"] == [len(to_bytes(before)), len(to_bytes(after, compression="lut"))]
+    assert {x["layer"]: x["tflite"] for x in r["layers"]} == {"conv": "dense", "fc": "lut"}
+    assert "| lut |" in report_markdown(r)
