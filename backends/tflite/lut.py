@@ -176,6 +176,61 @@ def compress(model, pack) -> tuple[bytes, bytes, list[dict]]:
     return dense, best, rows
 
 
+def decode_model(model, label: str) -> None:
+    """Undo the ``TFLM_DECODE`` operators of subgraph 0 of ``model`` (``ModelT``, checked indices) in
+    place: each decoded tensor gets its values as a constant buffer and the encoded tensor's name.
+
+    So the reader reads LUT-compressed files as the dense model they encode. Malformed metadata is
+    a one-line ``TFLiteReadError``."""
+    from edgecc.backends.tflite.reader import TFLiteReadError
+
+    sg = model.subgraphs[0]
+    kept = []
+    for k, op in enumerate(sg.operators or []):
+        code = model.operatorCodes[op.opcodeIndex]
+        name = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
+        if max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0)) != S.BuiltinOperator.CUSTOM \
+                or name != DECODE_OP:
+            kept.append(op)
+            continue
+        ins, outs = list(op.inputs), list(op.outputs)
+        if len(ins) != 2 * len(outs):
+            raise TFLiteReadError(f"{label}: operator #{k} {DECODE_OP}: {len(ins)} inputs for "
+                                  f"{len(outs)} outputs")
+        for j, o in enumerate(outs):
+            enc, anc, out = sg.tensors[ins[2 * j]], sg.tensors[ins[2 * j + 1]], sg.tensors[o]
+            data = [bytes(np.asarray(model.buffers[t.buffer].data if t.buffer else [], np.uint8))
+                    for t in (enc, anc)]
+            values = _decode_lut(data[0], data[1], out, f"{label}: operator #{k} {DECODE_OP} output {j}")
+            b = S.BufferT()
+            b.data = np.frombuffer(values.tobytes(), np.uint8).copy()
+            model.buffers.append(b)
+            out.buffer, out.name = len(model.buffers) - 1, enc.name
+    sg.operators = kept
+
+
+def _decode_lut(enc: bytes, anc: bytes, out, where: str) -> np.ndarray:
+    from edgecc.backends.tflite.reader import TFLiteReadError
+
+    if out.type != S.TensorType.INT8 or len(anc) < HEADER_BYTES or anc[0] != 0 or anc[1] != 1 or anc[4] != 1:
+        raise TFLiteReadError(f"{where}: not an int8 LUT (version 1) decode; edgecc reads no other")
+    axis, bits, stride = anc[5] >> 4, anc[5] & 7, anc[6]
+    shape = [int(d) for d in out.shape]
+    n = int(np.prod(shape))
+    channels = 1 if axis == PER_TENSOR_AXIS else (shape[axis] if axis < len(shape) else 0)
+    if not bits or not channels or len(anc) < HEADER_BYTES + channels * stride or len(enc) * 8 < n * bits:
+        raise TFLiteReadError(f"{where}: LUT metadata does not fit the tensor {shape}")
+    raw = np.unpackbits(np.frombuffer(enc, np.uint8))[: n * bits].reshape(n, bits)
+    idx = (raw.astype(np.int64) << np.arange(bits - 1, -1, -1)).sum(1)
+    if idx.size and idx.max() >= stride:
+        raise TFLiteReadError(f"{where}: an index beyond the {stride}-entry value table")
+    tables = np.frombuffer(anc[HEADER_BYTES:HEADER_BYTES + channels * stride], np.int8)
+    tables = tables.reshape(channels, stride)
+    if axis == PER_TENSOR_AXIS:
+        return tables[0][idx].reshape(shape)
+    return tables[np.indices(shape)[axis].reshape(-1), idx].reshape(shape)  # each element's channel
+
+
 def report_markdown(report: dict) -> str:
     """The .tflite section of report.md: file bytes and how each int8 constant is stored."""
     before, after = report["bytes"]
@@ -189,5 +244,5 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["DECODE_OP", "MODES", "apply", "candidates", "compress", "encode", "pack_indices",
+__all__ = ["DECODE_OP", "MODES", "apply", "candidates", "compress", "encode", "decode_model", "pack_indices",
            "report_markdown", "resolve_mode"]

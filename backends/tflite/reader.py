@@ -283,6 +283,9 @@ def read_tflite(path_or_bytes, *, name: str | None = None) -> Module:
         name = name or p.stem
     model = _load_model(data, label)
     _check(model, data, label)
+    from edgecc.backends.tflite.lut import decode_model
+
+    decode_model(model, label)  # TFLM LUT-compressed weights read as the dense constants they encode
     r = Reader(model, data, label, file)
     sg = r.sg
     ins = [int(i) for i in (sg.inputs if sg.inputs is not None else [])]

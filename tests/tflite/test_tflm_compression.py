@@ -155,3 +155,20 @@ def test_compress_report_says_which_layers_the_tflite_stores_lut_and_its_bytes()
     assert r["total"]["tflite_bytes"] == [len(to_bytes(before)), len(to_bytes(after, compression="lut"))]
     assert {x["layer"]: x["tflite"] for x in r["layers"]} == {"conv": "dense", "fc": "lut"}
     assert "| lut |" in report_markdown(r)
+
+
+def test_reader_reads_a_lut_file_as_the_dense_model_and_refuses_bad_metadata_in_one_line():
+    from edgecc.backends.tflite import read_tflite
+    from edgecc.backends.tflite.reader import TFLiteReadError
+    from edgecc.backends.tflite.writer import to_bytes
+
+    m = clustered(4)
+    small = to_bytes(m, compression="lut")
+    back = read_tflite(small)
+    assert to_bytes(back, compression="none") == to_bytes(m, compression="none")  # write -> read -> write
+    assert to_bytes(back, compression="lut") == small
+    header = bytes([0, 1, 0, 0, 1, 0x02, 4])  # LUT, version 1, axis 0, 2 bits, stride 4: as written
+    at = small.index(header)
+    bad = small[:at + 5] + bytes([0x32]) + small[at + 6:]  # axis 3: 128 tables the tensor has not
+    with pytest.raises(TFLiteReadError, match=r"TFLM_DECODE output 0: LUT metadata does not fit the tensor"):
+        read_tflite(bad)
