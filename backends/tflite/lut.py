@@ -244,5 +244,15 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["DECODE_OP", "MODES", "apply", "candidates", "compress", "encode", "decode_model", "pack_indices",
-           "report_markdown", "resolve_mode"]
+__all__ = [
+    "DECODE_OP",
+    "MODES",
+    "apply",
+    "candidates",
+    "compress",
+    "decode_model",
+    "encode",
+    "pack_indices",
+    "report_markdown",
+    "resolve_mode",
+]
