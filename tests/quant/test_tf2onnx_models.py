@@ -174,3 +174,58 @@ def test_per_axis_parameters_that_fit_no_axis_are_a_one_line_error():
     with pytest.raises(EdgeccError, match=r"node 'dq_w' .*per-axis parameters \(5 scales\) do not match "
                                           r"axis 1 of a tensor of shape \[4, 6\]"):
         import_onnx(model)
+
+
+@pytest.fixture(scope="module")
+def keras_cnn():
+    """A small Keras CNN with non-zero biases (the converter drops all-zero ones)."""
+    tf = pytest.importorskip("tensorflow")
+    tf.keras.utils.set_random_seed(0)
+    b = {"bias_initializer": "random_normal"}
+    return tf, tf.keras.Sequential([
+        tf.keras.Input((12, 12, 3), batch_size=1),
+        tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu", **b),
+        tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6", **b),
+        tf.keras.layers.Conv2D(16, 1, activation="relu", **b),
+        tf.keras.layers.AveragePooling2D(6), tf.keras.layers.Reshape((16,)), tf.keras.layers.Dense(5, **b)])
+
+
+def _tflite_converter(tf, model, io) -> bytes:
+    def representative():
+        rng = np.random.default_rng(0)
+        for _ in range(8):
+            yield [rng.standard_normal((1, 12, 12, 3)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = io
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return conv.convert()
+
+
+@pytest.mark.parametrize("io", ["int8", "uint8"])
+def test_tflite_converter_model_folds_bit_exact_with_its_stored_biases(keras_cnn, io, runtime_lib, tmp_path):
+    """The TFLite converter's own int8 model (uint8 I/O: QUANTIZE at both ends) through tf2onnx's
+    patterns: every bias is the .tflite's int32 buffer and TFLM agrees bit for bit. A uint8 interface
+    is still imported as int8 with zero point - 128, so uint8 data is fed as ``uint8 - 128``."""
+    tf, model = keras_cnn
+    data = _tflite_converter(tf, model, getattr(tf, io))
+    onnx_model = patterns.tflite_to_qdq_onnx(data)
+    module, lines = _fold_logged(onnx_model)
+    assert not [op.name for op in module.ops if op.results and op.results[0].type.is_float]
+    biases = _folded_biases(module)
+    assert len(biases) == 4 and biases == _bias_initializers(onnx_model)
+    assert not [ln for ln in lines if "re-derived" in ln], lines
+    it = V.tflm_interpreter(data)
+    for feeds in V.random_inputs(data, 3, seed=5):
+        want = V.run_tflm(data, feeds, interpreter=it)
+        if io == "uint8":
+            feeds = [(f.astype(np.int16) - 128).astype(np.int8) for f in feeds]
+            want = [(np.asarray(w).astype(np.int16) - 128).astype(np.int8) for w in want]
+        V.assert_bit_exact(want, run(module, feeds))
+    from edgecc.backends.c.verify import verify
+
+    assert verify(module, inputs=2, runtime_lib=runtime_lib, workdir=tmp_path).passed
