@@ -936,7 +936,7 @@ class QuantizeOp(NNOp):
 class DequantizeOp(NNOp):
     """Quantized -> float: scale * (q - zero_point). The result element is the expressed type."""
 
-    input = operand(TensorOf(*QUANT, "qi4"))
+    input = operand(TensorOf(*QUANT, "qi4", "qi32"))
     output = result(TensorOf(*FLOAT))
     traits = {"Pure", "SameOperandsAndResultShape"}
     result_element = None

@@ -15,8 +15,11 @@ their scales and zero points, with no calibration:
    ``nn.quantize`` becomes the integer op: operands are the quantized values,
    the result takes the quantize's type, weights keep their quantized
    constants (asymmetric weights, e.g. uint8, are re-quantized symmetric per
-   channel), and the float bias is re-quantized to int32 (int64 for int16
-   activations) with scale ``input_scale * weight_scale[c]``.
+   channel); a ``qi32`` bias constant (an integer bias initializer) keeps its
+   stored integers when its scale is ``input_scale * weight_scale[c]`` (within
+   float32 rounding, TFLite's rule), otherwise (and for float biases) the bias
+   is re-derived as int32 (int64 for int16 activations) with that scale and
+   the reason recorded in ``FoldResult.rederived_bias``.
 3. TFLite's restrictions are enforced with ``nn.requantize``: fixed output
    parameters (softmax, sigmoid, tanh, log_softmax) and shared parameters
    (pools, concat, resize, maximum/minimum, data movement).
@@ -36,7 +39,7 @@ from edgecc.ir.attrs import DenseElements
 from edgecc.ir.core import Module, Operation, Value
 from edgecc.ir.types import QuantizedType, TensorType
 from edgecc.quant import schemes as S
-from edgecc.quant.graph import WEIGHT_AXIS, WEIGHTED, constant_of, erase_dead
+from edgecc.quant.graph import WEIGHT_AXIS, WEIGHTED, constant_of, erase_dead, weight_data
 from edgecc.quant.ptq import QUANTIZABLE, SAME_SCALE, _ALL_OPERANDS_SHARE, activation_operands, is_quantized
 
 #: data-movement ops a dequantize moves below (their integer form is exact)
@@ -49,6 +52,10 @@ class FoldResult:
     kept_float: list[Operation] = field(default_factory=list)
     requantize: int = 0
     pushed: int = 0
+    #: folded ops whose int32/int64 bias came from the model's stored integers
+    stored_bias: list[Operation] = field(default_factory=list)
+    #: folded ops whose bias was re-derived from real values, with why
+    rederived_bias: list[tuple[Operation, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         kept = sorted({op.name for op in self.kept_float})
@@ -169,6 +176,48 @@ def _weight_source(v: Value) -> Value | None:
     return q if constant_of(q) is not None and is_quantized(q) else None
 
 
+def _stored_bias(v: Value, x_scale: float, w_scales: np.ndarray, storage) -> tuple[np.ndarray | None, str]:
+    """The model's own integer bias when its scale is ``x_scale * w_scale[c]``, else why not.
+
+    TFLite accepts a bias scale within ``1e-6`` (relative) of the product, i.e. float32 rounding
+    of ``input_scale * weight_scale`` (its kernels check exactly this); a float bias gives no reason."""
+    q = _weight_source(v)
+    if q is None or q.type.element.kind != "qi32":
+        return None, ""
+    e = q.type.element
+    n = len(w_scales)
+    have = np.asarray(e.scales if e.per_axis else e.scales * n, np.float64)
+    want = x_scale * np.asarray(w_scales, np.float64)
+    if have.size != n:
+        return None, f"{have.size} bias scales for {n} channels"
+    if any(e.zero_points):
+        return None, "bias zero point is not 0"
+    bad = np.abs(have - want) > 1e-6 * np.minimum(have, want)
+    if bad.any():
+        c = int(np.argmax(bad))
+        return None, (f"bias scale {have[c]:.9g} != input_scale * weight_scale {want[c]:.9g} "
+                      f"(channel {c})")
+    return np.asarray(constant_of(q), np.int64).astype(storage.numpy), ""
+
+
+def _materialize_dequantized_biases(module: Module) -> None:
+    """``nn.dequantize`` of a qi32 constant left for a float op -> the float constant (no backend
+    dequantizes int32)."""
+    from edgecc.dialects.builtin import ConstantOp
+
+    for op in list(module.func.body):
+        if op.parent is None or op.name != "nn.dequantize":
+            continue
+        q = op.operands[0]
+        if q.type.element.kind != "qi32" or constant_of(q) is None:
+            continue
+        real = S.dequantize_array(constant_of(q), q.type.element)
+        c = ConstantOp.from_array(DenseElements(real, op.result.type), loc=op.loc, name=op.result.name_hint)
+        op.parent.insert_before(op, c)
+        op.result.replace_all_uses_with(c.result)
+        op.erase()
+
+
 def _out_type(op: Operation) -> list[QuantizedType] | None:
     """The quantized type of each result from its nn.quantize users (all users must be quantize)."""
     types = []
@@ -228,7 +277,7 @@ def _try_fold(op: Operation, result: FoldResult) -> bool:
             w_data, w_type = got
         if kind == "qi16" and w_type.kind != "qi8":
             return False
-        if len(op.operands) > 2 and constant_of(op.operands[2]) is None:
+        if len(op.operands) > 2 and weight_data(op.operands[2]) is None:
             return False
     # ---- rewrite
     scheme = S.SCHEMES["int8" if kind == "qi8" else "int16x8"]
@@ -262,9 +311,15 @@ def _try_fold(op: Operation, result: FoldResult) -> bool:
         op.parent.insert_before(op, wc)
         op.set_operand(1, wc.result)
         if len(op.operands) > 2:
-            b = np.asarray(constant_of(op.operands[2]), dtype=np.float64)
+            b = np.asarray(weight_data(op.operands[2]), dtype=np.float64)
             ws = np.asarray(w_type.scales) if w_type.per_axis else np.full(len(b), w_type.scales[0])
-            qb = S.quantize_bias(b, x_scale, ws, scheme.bias)
+            qb, why = _stored_bias(op.operands[2], x_scale, ws, scheme.bias)
+            if qb is None:
+                qb = S.quantize_bias(b, x_scale, ws, scheme.bias)
+                if why:
+                    result.rederived_bias.append((op, why))
+            else:
+                result.stored_bias.append(op)
             bc = ConstantOp.from_array(DenseElements(qb, TensorType((len(b),), scheme.bias)), loc=op.loc,
                                        name=op.operands[2].name_hint)
             op.parent.insert_before(op, bc)
@@ -304,6 +359,8 @@ def fold_qdq(module: Module) -> FoldResult:
         erase_dead(module)
         if not (a or b):
             break
+    _materialize_dequantized_biases(module)
+    erase_dead(module)
     for op in module.func.body:
         if op.name in ("builtin.constant", "func.return", "nn.quantize", "nn.dequantize", "nn.requantize"):
             continue

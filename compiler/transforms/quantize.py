@@ -40,6 +40,11 @@ def run_fold(module: Module, ctx: PassContext) -> bool:
     if res.requantize:
         ctx.stat("inserted-rq", res.requantize)
     _report_kept(ctx, res.kept_float)
+    if res.stored_bias:
+        ctx.stat("stored-bias", len(res.stored_bias))
+    for op, why in res.rederived_bias:
+        ctx.stat("rederived-bias")
+        ctx.log(f"re-derived the int32 bias of {op.name} at {op.loc.describe()}: {why}")
     ctx.log(res.summary())
     return bool(res.folded or res.pushed)
 

@@ -266,8 +266,8 @@ def test_qdq_quantized_constants_and_types():
     qw = deq.operands[0].type
     assert qw.shape == (4, 3, 3, 2) and qw.element.kind == "qi8" and qw.element.axis == 0
     assert len(qw.element.scales) == 4
-    bias = conv.operands[2].defining_op()
-    assert bias.name == "builtin.constant" and bias.result.type.element.kind == "f32"
+    bias = conv.operands[2].defining_op()  # the int32 initializer, kept as stored integers
+    assert bias.name == "nn.dequantize" and bias.operands[0].type.element.kind == "qi32"
     assert m.func.arguments[0].type.element.zero_point == -3
     q = [op for op in m.ops if op.name == "nn.quantize"]
     assert [op.result.type.element.scale for op in q] == pytest.approx([0.04, 0.1])

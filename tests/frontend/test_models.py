@@ -97,9 +97,9 @@ def test_mlperf_tiny_qdq_keeps_quantized_weights(name):
         pytest.skip(f"{path.name} not found (shared/models/mlperf_tiny is absent)")
     model = onnx.load(path)
     inits = {t.name: t.data_type for t in model.graph.initializer}
-    weight_dq = sum(1 for n in model.graph.node if n.op_type == "DequantizeLinear"
-                    and inits.get(n.input[0]) == onnx.TensorProto.INT8)
-    for optimize in (False, True):  # optimisation must not fold the quantized weights away
+    weight_dq = sum(1 for n in model.graph.node if n.op_type == "DequantizeLinear"  # weights and biases
+                    and inits.get(n.input[0]) in (onnx.TensorProto.INT8, onnx.TensorProto.INT32))
+    for optimize in (False, True):  # optimisation must not fold the quantized weights or biases away
         module = _import(path, optimize=optimize)
         qconsts = [op for op in module.ops
                    if op.name == "builtin.constant" and op.result.type.is_quantized]

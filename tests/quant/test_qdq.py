@@ -180,6 +180,8 @@ def test_mlperf_qdq_folds_to_an_integer_graph_bit_exact_with_tflm(shared_models,
         for v in (*op.operands, *op.results):
             assert isinstance(v.type, TensorType) and not v.type.is_float, (op.name, v.type)
     assert pm.ctx.stats["qdq-fold.ops-kept-float"] == 0
+    # tf2onnx's int32 bias initializers are used as stored (their scales are input_scale * weight_scale)
+    assert pm.ctx.stats["qdq-fold.stored-bias"] > 0 and pm.ctx.stats["qdq-fold.rederived-bias"] == 0
     (arg,) = module.func.arguments
     rng = np.random.default_rng(0)
     tfl = shared_models / MLPERF[qdq]

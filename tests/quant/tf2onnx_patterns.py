@@ -17,11 +17,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 from edgecc.backends.tflite.schema import S, builtin_name, opcode_builtin
 
-_ONNX_TYPE = {S.TensorType.INT8: TensorProto.INT8, S.TensorType.INT16: TensorProto.INT16,
-              S.TensorType.INT32: TensorProto.INT32, S.TensorType.INT64: TensorProto.INT64,
-              S.TensorType.FLOAT32: TensorProto.FLOAT}
-_NP = {S.TensorType.INT8: np.int8, S.TensorType.INT16: np.int16, S.TensorType.INT32: np.int32,
-       S.TensorType.INT64: np.int64, S.TensorType.FLOAT32: np.float32}
+_ONNX_TYPE = {S.TensorType.INT8: TensorProto.INT8, S.TensorType.UINT8: TensorProto.UINT8,
+              S.TensorType.INT16: TensorProto.INT16, S.TensorType.INT32: TensorProto.INT32,
+              S.TensorType.INT64: TensorProto.INT64, S.TensorType.FLOAT32: TensorProto.FLOAT}
+_NP = {S.TensorType.INT8: np.int8, S.TensorType.UINT8: np.uint8, S.TensorType.INT16: np.int16,
+       S.TensorType.INT32: np.int32, S.TensorType.INT64: np.int64, S.TensorType.FLOAT32: np.float32}
 _ACT = {S.ActivationFunctionType.NONE: None, S.ActivationFunctionType.RELU: (0.0, None),
         S.ActivationFunctionType.RELU6: (0.0, 6.0)}
 NHWC_TO_NCHW, NCHW_TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
@@ -133,7 +133,8 @@ class _Converter:
         elif code == "FULLY_CONNECTED":
             k = self.tensor(ins[1]).shape[1]
             x = self.node("Reshape", [self.dq(ins[0]), self.init(np.array([-1, k], np.int64), "shape")])
-            y = self.node("Gemm", [x, self.weight(ins[1], None), self.bias(ins[2])], transB=1)
+            bias = [self.bias(ins[2])] if len(ins) > 2 and ins[2] >= 0 else []  # zero biases are dropped
+            y = self.node("Gemm", [x, self.weight(ins[1], None), *bias], transB=1)
             if o.keepNumDims:
                 shape = np.array(self.tensor(out).shape, np.int64)
                 y = self.node("Reshape", [y, self.init(shape, "shape")])

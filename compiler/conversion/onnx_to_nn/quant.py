@@ -5,8 +5,9 @@
   scale is a vector).
 * ``DequantizeLinear`` of a constant int8/int16/int4 initializer -> a
   ``builtin.constant`` with the quantized tensor type, then ``nn.dequantize``
-  (the quantization pass consumes these); of an int32 constant (biases) -> the
-  float values as a constant (the quantizer recomputes integer biases).
+  (the quantization pass consumes these); of an int32 (or int64 that fits
+  int32) constant -> a ``qi32`` constant (biases, whose stored integers
+  ``qdq-fold`` keeps when their scale is input_scale * weight_scale).
 * ``DequantizeLinear`` of a quantized value -> ``nn.dequantize`` (plus a
   float correction when its parameters differ from the value's type).
 * An integer graph input read only by DequantizeLinear nodes with equal
@@ -20,10 +21,10 @@ import numpy as np
 
 from edgecc.conversion.onnx_to_nn.registry import Cx, converter
 from edgecc.ir.core import BlockArgument, Value
-from edgecc.ir.types import FloatType, IntegerType, QuantizedType, TensorType, f32, i8, i16
+from edgecc.ir.types import FloatType, IntegerType, QuantizedType, TensorType, f32, i8, i16, i32
 from edgecc.ir.types import i4 as I4
 
-_STORAGE = {"i8": i8, "i16": i16, "i4": I4, "u8": i8}
+_STORAGE = {"i8": i8, "i16": i16, "i4": I4, "u8": i8, "i32": i32}
 
 
 def qtype_from(cx: Cx, storage_kind: str, scale: np.ndarray, zp: np.ndarray | None, axis: int, rank: int,
@@ -101,16 +102,8 @@ def dequantize_linear(cx: Cx, x, x_scale, x_zero_point=None, *, axis=1, block_si
     if data is not None:
         kind = onnx_kind
         if kind in ("i32", "i64"):
-            # integer biases: keep the real values; the quantizer derives its own int32 bias
-            shape = [1] * rank
-            ax = _param_axis(cx, axis, rank, s.size, data.shape)
-            if s.size > 1:
-                shape[ax] = s.size
-            sc = s.reshape(shape) if s.size > 1 else s.reshape(())
-            zz = (z.reshape(shape) if z is not None and z.size > 1 else
-                  (z.reshape(()) if z is not None else 0))
-            real = (data.astype(np.float64) - np.asarray(zz, np.float64)) * sc.astype(np.float64)
-            return cx.const(real.astype(out_elem.numpy), out_elem)
+            data = _bias_data(cx, data, kind)
+            kind = "i32"
         q = qtype_from(cx, kind, s, z, _param_axis(cx, axis, rank, s.size, data.shape), rank, out_elem)
         stored = data.astype(np.int64) - (128 if kind == "u8" else 0)
         from edgecc.dialects.builtin import ConstantOp
@@ -137,6 +130,15 @@ def dequantize_linear(cx: Cx, x, x_scale, x_zero_point=None, *, axis=1, block_si
             return dequantize_linear(cx, x, x_scale, x_zero_point, axis=axis)
     raise cx.fail(f"dequantizing a computed {elem} tensor is not supported (expected a QuantizeLinear "
                   "output, a constant or a graph input)")
+
+
+def _bias_data(cx: Cx, data: np.ndarray, kind: str) -> np.ndarray:
+    """int32 bias data (tf2onnx writes int64 for int16x8 models: it must fit int32, as TFLite's does)."""
+    if kind == "i64":
+        lo, hi = (int(data.min()), int(data.max())) if data.size else (0, 0)
+        if lo < i32.min or hi > i32.max:
+            raise cx.fail(f"int64 bias values [{lo}, {hi}] do not fit int32")
+    return data.astype(np.int32)
 
 
 def _param_axis(cx: Cx, axis: int, rank: int, size: int, shape) -> int:
