@@ -371,7 +371,7 @@ module {
     func.return(%r) : (tensor<1x4xf32>) -> ()
   }
 }
-// CHECK: error: 'nn.dequantize' operand 'input': element type f32 not allowed (expected qi8, qi16, qi4)
+// CHECK: error: 'nn.dequantize' operand 'input': element type f32 not allowed (expected qi8, qi16, qi4, qi32)
 
 // -----
 
