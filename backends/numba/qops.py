@@ -140,7 +140,8 @@ def qconv_fc(L: Lowering, node: Node, ins, outs, consts):
 
 
 def _emit_qgemm(L: Lowering, x, w_kn, b, out, x_q, ms, o_q, lo, hi, wide) -> None:
-    """int8: int32 accumulation (``qgemm8``, int16 weights); int16x8: exact float64 (``qgemm``)."""
+    """int8: int32 dot products (``qgemm8``: [N, K] int16 weights, input zero point folded into a
+    per-column correction); int16x8: exact float64 (``qgemm``)."""
     from edgecc.runtime.kernels import quantized as Q
 
     n = w_kn.shape[1]
@@ -152,9 +153,11 @@ def _emit_qgemm(L: Lowering, x, w_kn, b, out, x_q, ms, o_q, lo, hi, wide) -> Non
         acc = L.scratch((4, n), np.float64, "qacc")
         L.emit(Q.qgemm, x, wt, b, out, acc, np.int64(x_q.zero_point), *tail, np.bool_(True))
     else:
-        wt = L.weight(key + ("i16",), lambda: np.ascontiguousarray(w_kn, dtype=np.int16))
-        acc = L.scratch((4, n), np.int32, "qacc32")
-        L.emit(Q.qgemm8, x, wt, b, out, acc, np.int32(x_q.zero_point), *tail)
+        zp = int(x_q.zero_point)
+        wt = L.weight(key + ("i16nk",), lambda: np.ascontiguousarray(w_kn.T, dtype=np.int16))
+        corr = L.weight(key + ("zpcorr", zp), lambda: -zp * w_kn.sum(axis=0, dtype=np.int64))
+        acc = L.scratch((2, n), np.int32, "qacc32")
+        L.emit(Q.qgemm8, x, wt, b, corr, out, acc, *tail)
 
 
 @qlowering("nn.depthwise_conv2d")

@@ -151,90 +151,74 @@ def qgemm(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide):
 
 
 @kernel
-def qgemm8(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi):
-    """int8 ``qgemm``: int32 accumulators (``acc`` [4, N] int32, ``w`` [K, N] int16). The sums wrap
-    modulo 2^32 exactly as the C int32 accumulator (and the reference's final int32 wrap) does;
-    LLVM narrows the products to 32-bit lanes. Four rows, reduction unrolled by four."""
+def qgemm8(x, wt, b, corr, out, acc, m, shift, out_zp, lo, hi):
+    """int8 ``qgemm`` as int32 dot products: ``wt`` [N, K] int16 (weights transposed once at compile
+    time), ``x`` [P, K] int8 read raw and ``corr[n] = -x_zp * sum_k w[k, n]`` (compile time), so
+    ``sum_k x * w + corr == sum_k (x - x_zp) * w``. The sums wrap modulo 2^32 exactly as the C int32
+    accumulator (and the reference's final int32 wrap) does. A 2-row x 4-column tile of scalar
+    accumulators over a contiguous K loop: LLVM vectorises each along K (8 x int32 lanes) and keeps
+    all eight in registers, where the old outer-product form loaded and stored its accumulator row
+    for every K step. ``acc`` [2, N] int32 feeds the vectorised requantization epilogue."""
     p_, k_ = x.shape
-    n_ = w.shape[1]
-    k4 = k_ - k_ % 4
-    zp = np.int32(x_zp)
-    p = 0
-    while p < p_:
-        t = min(4, p_ - p)
-        for j in range(4):
-            for o in range(n_):
-                acc[j, o] = 0
-        if t == 4:
-            r0 = x[p]
-            r1 = x[p + 1]
-            r2 = x[p + 2]
-            r3 = x[p + 3]
-            a0 = acc[0]
-            a1 = acc[1]
-            a2 = acc[2]
-            a3 = acc[3]
-            for k in range(0, k4, 4):
-                w0 = w[k]
-                w1 = w[k + 1]
-                w2 = w[k + 2]
-                w3 = w[k + 3]
-                x00 = np.int32(r0[k]) - zp
-                x01 = np.int32(r0[k + 1]) - zp
-                x02 = np.int32(r0[k + 2]) - zp
-                x03 = np.int32(r0[k + 3]) - zp
-                x10 = np.int32(r1[k]) - zp
-                x11 = np.int32(r1[k + 1]) - zp
-                x12 = np.int32(r1[k + 2]) - zp
-                x13 = np.int32(r1[k + 3]) - zp
-                x20 = np.int32(r2[k]) - zp
-                x21 = np.int32(r2[k + 1]) - zp
-                x22 = np.int32(r2[k + 2]) - zp
-                x23 = np.int32(r2[k + 3]) - zp
-                x30 = np.int32(r3[k]) - zp
-                x31 = np.int32(r3[k + 1]) - zp
-                x32 = np.int32(r3[k + 2]) - zp
-                x33 = np.int32(r3[k + 3]) - zp
-                for o in range(n_):
-                    v0 = w0[o]
-                    v1 = w1[o]
-                    v2 = w2[o]
-                    v3 = w3[o]
-                    a0[o] = a0[o] + x00 * v0 + x01 * v1 + x02 * v2 + x03 * v3
-                    a1[o] = a1[o] + x10 * v0 + x11 * v1 + x12 * v2 + x13 * v3
-                    a2[o] = a2[o] + x20 * v0 + x21 * v1 + x22 * v2 + x23 * v3
-                    a3[o] = a3[o] + x30 * v0 + x31 * v1 + x32 * v2 + x33 * v3
-            for k in range(k4, k_):
-                wk = w[k]
-                x0 = np.int32(r0[k]) - zp
-                x1 = np.int32(r1[k]) - zp
-                x2 = np.int32(r2[k]) - zp
-                x3 = np.int32(r3[k]) - zp
-                for o in range(n_):
-                    a0[o] = a0[o] + x0 * wk[o]
-                    a1[o] = a1[o] + x1 * wk[o]
-                    a2[o] = a2[o] + x2 * wk[o]
-                    a3[o] = a3[o] + x3 * wk[o]
-        else:
-            for j in range(t):
-                xr = x[p + j]
-                ar = acc[j]
-                for k in range(k_):
-                    xv = np.int32(xr[k]) - zp
-                    wk = w[k]
-                    for o in range(n_):
-                        ar[o] = ar[o] + xv * wk[o]
-        for j in range(t):
+    n_ = wt.shape[0]
+    n4 = n_ - n_ % 4
+    i32 = np.int32
+    for p in range(0, p_, 2):
+        r0 = x[p]
+        r1 = x[p + 1] if p + 1 < p_ else r0
+        a0 = acc[0]
+        a1 = acc[1]
+        for n in range(0, n4, 4):
+            w0 = wt[n]
+            w1 = wt[n + 1]
+            w2 = wt[n + 2]
+            w3 = wt[n + 3]
+            s00 = i32(0)
+            s01 = i32(0)
+            s02 = i32(0)
+            s03 = i32(0)
+            s10 = i32(0)
+            s11 = i32(0)
+            s12 = i32(0)
+            s13 = i32(0)
+            for k in range(k_):
+                u = i32(r0[k])
+                v = i32(r1[k])
+                s00 = i32(s00 + u * i32(w0[k]))
+                s01 = i32(s01 + u * i32(w1[k]))
+                s02 = i32(s02 + u * i32(w2[k]))
+                s03 = i32(s03 + u * i32(w3[k]))
+                s10 = i32(s10 + v * i32(w0[k]))
+                s11 = i32(s11 + v * i32(w1[k]))
+                s12 = i32(s12 + v * i32(w2[k]))
+                s13 = i32(s13 + v * i32(w3[k]))
+            a0[n] = s00
+            a0[n + 1] = s01
+            a0[n + 2] = s02
+            a0[n + 3] = s03
+            a1[n] = s10
+            a1[n + 1] = s11
+            a1[n + 2] = s12
+            a1[n + 3] = s13
+        for n in range(n4, n_):
+            wn = wt[n]
+            s0 = i32(0)
+            s1 = i32(0)
+            for k in range(k_):
+                s0 = i32(s0 + i32(r0[k]) * i32(wn[k]))
+                s1 = i32(s1 + i32(r1[k]) * i32(wn[k]))
+            a0[n] = s0
+            a1[n] = s1
+        for j in range(min(2, p_ - p)):
             orow = out[p + j]
             ar = acc[j]
             for o in range(n_):
-                y = mbqm_pos(wrap32(np.int64(ar[o]) + b[o]), m[o], shift[o]) + out_zp
+                y = mbqm_pos(wrap32(np.int64(ar[o]) + b[o] + corr[o]), m[o], shift[o]) + out_zp
                 if y < lo:
                     y = lo
                 if y > hi:
                     y = hi
                 orow[o] = y
-        p += 4
 
 
 @kernel
