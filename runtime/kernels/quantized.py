@@ -152,13 +152,15 @@ def qgemm(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide):
 
 @kernel
 def qgemm8(x, wt, b, corr, out, acc, m, shift, out_zp, lo, hi):
-    """int8 ``qgemm`` as int32 dot products: ``wt`` [N, K] int16 (weights transposed once at compile
-    time), ``x`` [P, K] int8 read raw and ``corr[n] = -x_zp * sum_k w[k, n]`` (compile time), so
-    ``sum_k x * w + corr == sum_k (x - x_zp) * w``. The sums wrap modulo 2^32 exactly as the C int32
-    accumulator (and the reference's final int32 wrap) does. A 2-row x 4-column tile of scalar
-    accumulators over a contiguous K loop: LLVM vectorises each along K (8 x int32 lanes) and keeps
-    all eight in registers, where the old outer-product form loaded and stored its accumulator row
-    for every K step. ``acc`` [2, N] int32 feeds the vectorised requantization epilogue."""
+    """int8 ``qgemm`` as int32 dot products over a contiguous K.
+
+    ``wt`` [N, K] is int8 (int16 if a weight does not fit), transposed once at compile time; ``x``
+    [P, K] int8 is read raw and ``corr[n] = -x_zp * sum_k w[k, n]`` (compile time) restores
+    ``sum_k (x - x_zp) * w``. The sums wrap modulo 2^32 exactly as the C int32 accumulator (and the
+    reference's final int32 wrap) does. A 2-row x 4-column tile of scalar accumulators: LLVM
+    vectorises each along K (``vpmulld``, 8 int32 lanes) and keeps all eight in registers, where
+    the old outer-product form loaded and stored its accumulator row for every K step. ``acc``
+    [2, N] int32 feeds the vectorised requantization epilogue."""
     p_, k_ = x.shape
     n_ = wt.shape[0]
     n4 = n_ - n_ % 4

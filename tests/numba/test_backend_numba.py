@@ -293,11 +293,13 @@ module @m {{
     assert not host.fallbacks
 
 
-@pytest.mark.parametrize("p, k, n", [(1, 1, 1), (7, 13, 9), (6, 40, 4), (3, 5, 3)])
-def test_qgemm8_odd_shapes_bit_exact(p, k, n):
+@pytest.mark.parametrize("p, k, n, wdt", [(1, 1, 1, np.int8), (7, 13, 9, np.int8), (6, 40, 4, np.int8),
+                                          (3, 5, 3, np.int16)])
+def test_qgemm8_odd_shapes_bit_exact(p, k, n, wdt):
     """The int8 GEMM kernel (2x4 tile plus row/column remainders, input zero point folded into a
     per-column correction) equals sum((x - zp) * w) + b wrapped to int32 and requantized by the
-    reference arithmetic, at shapes no tile divides and with sums that overflow int32."""
+    reference arithmetic, at shapes no tile divides and with sums that overflow int32; int8 weights,
+    and int16 ones for weights outside int8."""
     from edgecc.quant import math as qm
     from edgecc.runtime.kernels import quantized as Q
 
@@ -305,13 +307,15 @@ def test_qgemm8_odd_shapes_bit_exact(p, k, n):
     x = rng.integers(-128, 128, (p, k)).astype(np.int8)
     x[0, :] = -128
     w = rng.integers(-127, 128, (k, n)).astype(np.int16)
+    if wdt == np.int16:
+        w[-1, -1] = 300
     b = rng.integers(-2**31, 2**31 - 1, n).astype(np.int64)  # the wrap to int32 is exercised
     zp, out_zp, lo, hi = 7, -3, -128, 100
     m = rng.integers(1 << 30, 1 << 31, n).astype(np.int64)
     s = rng.integers(-12, 2, n).astype(np.int64)
     corr = -zp * w.sum(axis=0, dtype=np.int64)
     out = np.zeros((p, n), np.int8)
-    Q.qgemm8(x, np.ascontiguousarray(w.T), b, corr, out, np.zeros((2, n), np.int32), m, s,
+    Q.qgemm8(x, np.ascontiguousarray(w.T, dtype=wdt), b, corr, out, np.zeros((2, n), np.int32), m, s,
              np.int64(out_zp), np.int64(lo), np.int64(hi))
     acc = qm.wrap_int32((x.astype(np.int64) - zp) @ w.astype(np.int64) + b)
     want = np.clip(qm.multiply_by_quantized_multiplier(acc, m, s) + out_zp, lo, hi)
