@@ -9,7 +9,7 @@ activations, the int64 variant for int16):
 
 * ``qgemm``: ``sum(w * (x - zp_x)) + bias`` per output channel, requantized
   (fully_connected, pointwise conv, conv on ``im2col`` patches filled with the
-  input zero point);
+  input zero point); ``qgemm8`` is its int8 form (int32 dot products over K);
 * ``qdepthwise``: the same per channel over the window;
 * ``qavg_pool``: TFLM's rounded average of the valid cells;
 * ``qadd``: TFLM ADD/SUB (both inputs rescaled to a common 2^left_shift
