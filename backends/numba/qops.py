@@ -157,7 +157,7 @@ def _emit_qgemm(L: Lowering, x, w_kn, b, out, x_q, ms, o_q, lo, hi, wide) -> Non
         wt = L.weight(key + ("nk",), lambda: _nk_weights(w_kn))
         corr = L.weight(key + ("zpcorr", zp), lambda: -zp * w_kn.sum(axis=0, dtype=np.int64))
         acc = L.scratch((2, n), np.int32, "qacc32")
-        L.emit(Q.qgemm8, x, wt, b, corr, out, acc, *tail)
+        L.emit(Q.qgemm8, x, wt, b, corr, out, acc, L.scratch((8,), np.int32, "qsums8"), *tail)
 
 
 def _nk_weights(w_kn):

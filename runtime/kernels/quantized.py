@@ -25,6 +25,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
 from edgecc.runtime.kernels._jit import CONTRACT, helper, kernel
 
 INT32_MIN = -2147483648
@@ -150,20 +155,82 @@ def qgemm(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide):
         p += 4
 
 
+def _pair_dots(builder, ptrs, accs, start, steps, lanes):
+    """``steps`` blocks of ``lanes`` K values from ``start``: each of the 2 x 4 products widened to
+    int32, its even and odd lanes added (the pattern X86 selects as ``vpmaddwd``), into the eight
+    <8 x i32> ``accs`` (an 8-lane block fills their low half)."""
+    i16v, i32v = ir.VectorType(ir.IntType(16), lanes), ir.VectorType(ir.IntType(32), lanes)
+    idx = ir.VectorType(ir.IntType(32), lanes // 2)
+    even, odd = ir.Constant(idx, list(range(0, lanes, 2))), ir.Constant(idx, list(range(1, lanes, 2)))
+    half = ir.VectorType(ir.IntType(32), lanes // 2)
+    widen = ir.Constant(ir.VectorType(ir.IntType(32), 8), list(range(8)))
+
+    def load(ptr, off):
+        v = builder.load(builder.bitcast(builder.gep(ptr, [off]), ir.VectorType(ptr.type.pointee, lanes)
+                                         .as_pointer()), align=1)
+        return builder.sext(builder.sext(v, i16v) if ptr.type.pointee.width < 16 else v, i32v)
+
+    one = ir.Constant(steps.type, lanes)
+    stop = builder.add(start, builder.mul(steps, one))
+    with cgutils.for_range_slice(builder, start, stop, one) as (off, _):
+        xs = [load(p, off) for p in ptrs[:2]]
+        ws = [load(p, off) for p in ptrs[2:]]
+        for i in range(2):
+            for j in range(4):
+                pr = builder.mul(xs[i], ws[j])
+                pair = builder.add(builder.shuffle_vector(pr, pr, even), builder.shuffle_vector(pr, pr, odd))
+                if lanes < 16:
+                    pair = builder.shuffle_vector(pair, ir.Constant(half, None), widen)
+                acc = accs[4 * i + j]
+                builder.store(builder.add(builder.load(acc), pair), acc)
+    return stop
+
+
+@intrinsic
+def dot2x4_pairs(typingctx, r0, r1, w0, w1, w2, w3, n16, n8, sums):
+    """``sums[4 i + j] = sum_k r_i[k] * w_j[k]`` (int32, wrapping) over the first ``16 n16 + 8 n8``
+    K values of six contiguous int8/int16 rows, in int16 pair products summed into int32 lanes
+    (``vpmaddwd``): Numba's int32 -> int64 promotion keeps LLVM from forming that pattern from a
+    loop, so the vector IR is written here. Generic LLVM vectors: other targets get their own code."""
+    rows = (r0, r1, w0, w1, w2, w3)
+    if not all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C"
+               and t.dtype in (types.int8, types.int16) for t in rows) \
+            or not (isinstance(sums, types.Array) and sums.dtype == types.int32 and sums.layout == "C"):
+        return None
+    sig = types.void(*rows, types.int64, types.int64, sums)
+
+    def codegen(context, builder, signature, args):
+        ptrs = [context.make_array(t)(context, builder, v).data for t, v in zip(rows, args[:6])]
+        out = context.make_array(signature.args[8])(context, builder, args[8]).data
+        vt = ir.VectorType(ir.IntType(32), 8)
+        accs = [cgutils.alloca_once_value(builder, ir.Constant(vt, None)) for _ in range(8)]
+        start = _pair_dots(builder, ptrs, accs, ir.Constant(args[6].type, 0), args[6], 16)
+        _pair_dots(builder, ptrs, accs, start, args[7], 8)
+        red = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), [vt]),
+                                             "llvm.vector.reduce.add.v8i32")
+        for q, a_ in enumerate(accs):
+            at = builder.gep(out, [ir.Constant(ir.IntType(64), q)])
+            builder.store(builder.call(red, [builder.load(a_)]), at)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @kernel
-def qgemm8(x, wt, b, corr, out, acc, m, shift, out_zp, lo, hi):
+def qgemm8(x, wt, b, corr, out, acc, sums, m, shift, out_zp, lo, hi):
     """int8 ``qgemm`` as int32 dot products over a contiguous K.
 
     ``wt`` [N, K] is int8 (int16 if a weight does not fit), transposed once at compile time; ``x``
     [P, K] int8 is read raw and ``corr[n] = -x_zp * sum_k w[k, n]`` (compile time) restores
     ``sum_k (x - x_zp) * w``. The sums wrap modulo 2^32 exactly as the C int32 accumulator (and the
-    reference's final int32 wrap) does. A 2-row x 4-column tile of scalar accumulators: LLVM
-    vectorises each along K (``vpmulld``, 8 int32 lanes) and keeps all eight in registers, where
-    the old outer-product form loaded and stored its accumulator row for every K step. ``acc``
-    [2, N] int32 feeds the vectorised requantization epilogue."""
+    reference's final int32 wrap) does. A 2-row x 4-column tile: ``dot2x4_pairs`` sums the first
+    K - K % 8 products in int16 pairs (``vpmaddwd``) with its eight accumulators in registers, a
+    scalar loop the rest into ``sums`` [8] int32; columns past a multiple of 4 are plain dot
+    loops (``vpmulld``). ``acc`` [2, N] int32 feeds the vectorised requantization epilogue."""
     p_, k_ = x.shape
     n_ = wt.shape[0]
     n4 = n_ - n_ % 4
+    kv = k_ - k_ % 8
     i32 = np.int32
     for p in range(0, p_, 2):
         r0 = x[p]
@@ -171,37 +238,16 @@ def qgemm8(x, wt, b, corr, out, acc, m, shift, out_zp, lo, hi):
         a0 = acc[0]
         a1 = acc[1]
         for n in range(0, n4, 4):
-            w0 = wt[n]
-            w1 = wt[n + 1]
-            w2 = wt[n + 2]
-            w3 = wt[n + 3]
-            s00 = i32(0)
-            s01 = i32(0)
-            s02 = i32(0)
-            s03 = i32(0)
-            s10 = i32(0)
-            s11 = i32(0)
-            s12 = i32(0)
-            s13 = i32(0)
-            for k in range(k_):
+            dot2x4_pairs(r0, r1, wt[n], wt[n + 1], wt[n + 2], wt[n + 3], kv // 16, (kv % 16) // 8, sums)
+            for k in range(kv, k_):
                 u = i32(r0[k])
                 v = i32(r1[k])
-                s00 = i32(s00 + u * i32(w0[k]))
-                s01 = i32(s01 + u * i32(w1[k]))
-                s02 = i32(s02 + u * i32(w2[k]))
-                s03 = i32(s03 + u * i32(w3[k]))
-                s10 = i32(s10 + v * i32(w0[k]))
-                s11 = i32(s11 + v * i32(w1[k]))
-                s12 = i32(s12 + v * i32(w2[k]))
-                s13 = i32(s13 + v * i32(w3[k]))
-            a0[n] = s00
-            a0[n + 1] = s01
-            a0[n + 2] = s02
-            a0[n + 3] = s03
-            a1[n] = s10
-            a1[n + 1] = s11
-            a1[n + 2] = s12
-            a1[n + 3] = s13
+                for j in range(4):
+                    sums[j] = i32(sums[j] + u * i32(wt[n + j, k]))
+                    sums[4 + j] = i32(sums[4 + j] + v * i32(wt[n + j, k]))
+            for j in range(4):
+                a0[n + j] = sums[j]
+                a1[n + j] = sums[4 + j]
         for n in range(n4, n_):
             wn = wt[n]
             s0 = i32(0)

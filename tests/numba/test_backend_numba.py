@@ -294,7 +294,7 @@ module @m {{
 
 
 @pytest.mark.parametrize("p, k, n, wdt", [(1, 1, 1, np.int8), (7, 13, 9, np.int8), (6, 40, 4, np.int8),
-                                          (3, 5, 3, np.int16)])
+                                          (5, 31, 8, np.int8), (3, 24, 7, np.int16)])
 def test_qgemm8_odd_shapes_bit_exact(p, k, n, wdt):
     """The int8 GEMM kernel (2x4 tile plus row/column remainders, input zero point folded into a
     per-column correction) equals sum((x - zp) * w) + b wrapped to int32 and requantized by the
@@ -315,7 +315,7 @@ def test_qgemm8_odd_shapes_bit_exact(p, k, n, wdt):
     s = rng.integers(-12, 2, n).astype(np.int64)
     corr = -zp * w.sum(axis=0, dtype=np.int64)
     out = np.zeros((p, n), np.int8)
-    Q.qgemm8(x, np.ascontiguousarray(w.T, dtype=wdt), b, corr, out, np.zeros((2, n), np.int32), m, s,
+    Q.qgemm8(x, np.ascontiguousarray(w.T, dtype=wdt), b, corr, out, np.zeros((2, n), np.int32), np.zeros(8, np.int32), m, s,
              np.int64(out_zp), np.int64(lo), np.int64(hi))
     acc = qm.wrap_int32((x.astype(np.int64) - zp) @ w.astype(np.int64) + b)
     want = np.clip(qm.multiply_by_quantized_multiplier(acc, m, s) + out_zp, lo, hi)
