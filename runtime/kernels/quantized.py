@@ -155,7 +155,7 @@ def qgemm(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide):
         p += 4
 
 
-def _pair_dots(builder, ptrs, accs, start, steps, lanes):
+def _pair_dots(builder, ptrs, unsigned, accs, start, steps, lanes):
     """``steps`` blocks of ``lanes`` K values from ``start``: each of the 2 x 4 products widened to
     int32, its even and odd lanes added (the pattern X86 selects as ``vpmaddwd``), into the eight
     <8 x i32> ``accs`` (an 8-lane block fills their low half)."""
@@ -168,6 +168,8 @@ def _pair_dots(builder, ptrs, accs, start, steps, lanes):
     def load(ptr, off):
         v = builder.load(builder.bitcast(builder.gep(ptr, [off]), ir.VectorType(ptr.type.pointee, lanes)
                                          .as_pointer()), align=1)
+        if unsigned[ptr]:  # uint8: 0..255 is an int16 too
+            return builder.sext(builder.zext(v, i16v), i32v)
         return builder.sext(builder.sext(v, i16v) if ptr.type.pointee.width < 16 else v, i32v)
 
     one = ir.Constant(steps.type, lanes)
@@ -189,23 +191,24 @@ def _pair_dots(builder, ptrs, accs, start, steps, lanes):
 @intrinsic
 def dot2x4_pairs(typingctx, r0, r1, w0, w1, w2, w3, n16, n8, sums):
     """``sums[4 i + j] = sum_k r_i[k] * w_j[k]`` (int32, wrapping) over the first ``16 n16 + 8 n8``
-    K values of six contiguous int8/int16 rows, in int16 pair products summed into int32 lanes
+    K values of six contiguous int8/uint8/int16 rows, in int16 pair products summed into int32 lanes
     (``vpmaddwd``): Numba's int32 -> int64 promotion keeps LLVM from forming that pattern from a
     loop, so the vector IR is written here. Generic LLVM vectors: other targets get their own code."""
     rows = (r0, r1, w0, w1, w2, w3)
     if not all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C"
-               and t.dtype in (types.int8, types.int16) for t in rows) \
+               and t.dtype in (types.int8, types.uint8, types.int16) for t in rows) \
             or not (isinstance(sums, types.Array) and sums.dtype == types.int32 and sums.layout == "C"):
         return None
     sig = types.void(*rows, types.int64, types.int64, sums)
 
     def codegen(context, builder, signature, args):
         ptrs = [context.make_array(t)(context, builder, v).data for t, v in zip(rows, args[:6])]
+        unsigned = {p: t.dtype == types.uint8 for p, t in zip(ptrs, rows)}
         out = context.make_array(signature.args[8])(context, builder, args[8]).data
         vt = ir.VectorType(ir.IntType(32), 8)
         accs = [cgutils.alloca_once_value(builder, ir.Constant(vt, None)) for _ in range(8)]
-        start = _pair_dots(builder, ptrs, accs, ir.Constant(args[6].type, 0), args[6], 16)
-        _pair_dots(builder, ptrs, accs, start, args[7], 8)
+        start = _pair_dots(builder, ptrs, unsigned, accs, ir.Constant(args[6].type, 0), args[6], 16)
+        _pair_dots(builder, ptrs, unsigned, accs, start, args[7], 8)
         red = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), [vt]),
                                              "llvm.vector.reduce.add.v8i32")
         for q, a_ in enumerate(accs):
@@ -221,7 +224,7 @@ def qgemm8(x, wt, b, corr, out, acc, sums, m, shift, out_zp, lo, hi):
     """int8 ``qgemm`` as int32 dot products over a contiguous K.
 
     ``wt`` [N, K] is int8 (int16 if a weight does not fit), transposed once at compile time; ``x``
-    [P, K] int8 is read raw and ``corr[n] = -x_zp * sum_k w[k, n]`` (compile time) restores
+    [P, K] int8 (or uint8) is read raw and ``corr[n] = -x_zp * sum_k w[k, n]`` (compile time) restores
     ``sum_k (x - x_zp) * w``. The sums wrap modulo 2^32 exactly as the C int32 accumulator (and the
     reference's final int32 wrap) does. A 2-row x 4-column tile: ``dot2x4_pairs`` sums the first
     K - K % 8 products in int16 pairs (``vpmaddwd``) with its eight accumulators in registers, a
@@ -229,6 +232,8 @@ def qgemm8(x, wt, b, corr, out, acc, sums, m, shift, out_zp, lo, hi):
     loops (``vpmulld``). ``acc`` [2, N] int32 feeds the vectorised requantization epilogue."""
     p_, k_ = x.shape
     n_ = wt.shape[0]
+    if wt.shape[1] != k_ or out.shape[0] != p_ or out.shape[1] != n_:
+        raise ValueError("qgemm8: shapes of x, wt and out do not agree")
     n4 = n_ - n_ % 4
     kv = k_ - k_ % 8
     i32 = np.int32
