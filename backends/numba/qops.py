@@ -140,7 +140,8 @@ def qconv_fc(L: Lowering, node: Node, ins, outs, consts):
 
 
 def _emit_qgemm(L: Lowering, x, w_kn, b, out, x_q, ms, o_q, lo, hi, wide) -> None:
-    """int8: int32 accumulation (``qgemm8``, int16 weights); int16x8: exact float64 (``qgemm``)."""
+    """int8: int32 dot products (``qgemm8``: [N, K] int8 weights, input zero point folded into a
+    per-column correction); int16x8: exact float64 (``qgemm``)."""
     from edgecc.runtime.kernels import quantized as Q
 
     n = w_kn.shape[1]
@@ -152,9 +153,17 @@ def _emit_qgemm(L: Lowering, x, w_kn, b, out, x_q, ms, o_q, lo, hi, wide) -> Non
         acc = L.scratch((4, n), np.float64, "qacc")
         L.emit(Q.qgemm, x, wt, b, out, acc, np.int64(x_q.zero_point), *tail, np.bool_(True))
     else:
-        wt = L.weight(key + ("i16",), lambda: np.ascontiguousarray(w_kn, dtype=np.int16))
-        acc = L.scratch((4, n), np.int32, "qacc32")
-        L.emit(Q.qgemm8, x, wt, b, out, acc, np.int32(x_q.zero_point), *tail)
+        zp = int(x_q.zero_point)
+        wt = L.weight(key + ("nk",), lambda: _nk_weights(w_kn))
+        corr = L.weight(key + ("zpcorr", zp), lambda: -zp * w_kn.sum(axis=0, dtype=np.int64))
+        acc = L.scratch((2, n), np.int32, "qacc32")
+        L.emit(Q.qgemm8, x, wt, b, corr, out, acc, L.scratch((8,), np.int32, "qsums8"), *tail)
+
+
+def _nk_weights(w_kn):
+    """[N, K] weights for ``qgemm8``: int8 when every value fits (half the traffic of int16)."""
+    fits = w_kn.size == 0 or (-128 <= int(w_kn.min()) and int(w_kn.max()) <= 127)
+    return np.ascontiguousarray(w_kn.T, dtype=np.int8 if fits else np.int16)
 
 
 @qlowering("nn.depthwise_conv2d")

@@ -9,7 +9,7 @@ activations, the int64 variant for int16):
 
 * ``qgemm``: ``sum(w * (x - zp_x)) + bias`` per output channel, requantized
   (fully_connected, pointwise conv, conv on ``im2col`` patches filled with the
-  input zero point);
+  input zero point); ``qgemm8`` is its int8 form (int32 dot products over K);
 * ``qdepthwise``: the same per channel over the window;
 * ``qavg_pool``: TFLM's rounded average of the valid cells;
 * ``qadd``: TFLM ADD/SUB (both inputs rescaled to a common 2^left_shift
@@ -24,6 +24,11 @@ before requantization, as the C accumulator wraps.
 from __future__ import annotations
 
 import numpy as np
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from edgecc.runtime.kernels._jit import CONTRACT, helper, kernel
 
@@ -150,91 +155,123 @@ def qgemm(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi, wide):
         p += 4
 
 
+def _pair_dots(builder, ptrs, unsigned, accs, start, steps, lanes):
+    """``steps`` blocks of ``lanes`` K values from ``start``: each of the 2 x 4 products widened to
+    int32, its even and odd lanes added (the pattern X86 selects as ``vpmaddwd``), into the eight
+    <8 x i32> ``accs`` (an 8-lane block fills their low half)."""
+    i16v, i32v = ir.VectorType(ir.IntType(16), lanes), ir.VectorType(ir.IntType(32), lanes)
+    idx = ir.VectorType(ir.IntType(32), lanes // 2)
+    even, odd = ir.Constant(idx, list(range(0, lanes, 2))), ir.Constant(idx, list(range(1, lanes, 2)))
+    half = ir.VectorType(ir.IntType(32), lanes // 2)
+    widen = ir.Constant(ir.VectorType(ir.IntType(32), 8), list(range(8)))
+
+    def load(ptr, off):
+        v = builder.load(builder.bitcast(builder.gep(ptr, [off]), ir.VectorType(ptr.type.pointee, lanes)
+                                         .as_pointer()), align=1)
+        if unsigned[ptr]:  # uint8: 0..255 is an int16 too
+            return builder.sext(builder.zext(v, i16v), i32v)
+        return builder.sext(builder.sext(v, i16v) if ptr.type.pointee.width < 16 else v, i32v)
+
+    one = ir.Constant(steps.type, lanes)
+    stop = builder.add(start, builder.mul(steps, one))
+    with cgutils.for_range_slice(builder, start, stop, one) as (off, _):
+        xs = [load(p, off) for p in ptrs[:2]]
+        ws = [load(p, off) for p in ptrs[2:]]
+        for i in range(2):
+            for j in range(4):
+                pr = builder.mul(xs[i], ws[j])
+                pair = builder.add(builder.shuffle_vector(pr, pr, even), builder.shuffle_vector(pr, pr, odd))
+                if lanes < 16:
+                    pair = builder.shuffle_vector(pair, ir.Constant(half, None), widen)
+                acc = accs[4 * i + j]
+                builder.store(builder.add(builder.load(acc), pair), acc)
+    return stop
+
+
+@intrinsic
+def dot2x4_pairs(typingctx, r0, r1, w0, w1, w2, w3, n16, n8, sums):
+    """``sums[4 i + j] = sum_k r_i[k] * w_j[k]`` (int32, wrapping) over the first ``16 n16 + 8 n8``
+    K values of six contiguous int8/uint8/int16 rows, in int16 pair products summed into int32 lanes
+    (``vpmaddwd``): Numba's int32 -> int64 promotion keeps LLVM from forming that pattern from a
+    loop, so the vector IR is written here. Generic LLVM vectors: other targets get their own code."""
+    rows = (r0, r1, w0, w1, w2, w3)
+    if not all(isinstance(t, types.Array) and t.ndim == 1 and t.layout == "C"
+               and t.dtype in (types.int8, types.uint8, types.int16) for t in rows) \
+            or not (isinstance(sums, types.Array) and sums.dtype == types.int32 and sums.layout == "C"):
+        return None
+    sig = types.void(*rows, types.int64, types.int64, sums)
+
+    def codegen(context, builder, signature, args):
+        ptrs = [context.make_array(t)(context, builder, v).data for t, v in zip(rows, args[:6])]
+        unsigned = {p: t.dtype == types.uint8 for p, t in zip(ptrs, rows)}
+        out = context.make_array(signature.args[8])(context, builder, args[8]).data
+        vt = ir.VectorType(ir.IntType(32), 8)
+        accs = [cgutils.alloca_once_value(builder, ir.Constant(vt, None)) for _ in range(8)]
+        start = _pair_dots(builder, ptrs, unsigned, accs, ir.Constant(args[6].type, 0), args[6], 16)
+        _pair_dots(builder, ptrs, unsigned, accs, start, args[7], 8)
+        red = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(32), [vt]),
+                                             "llvm.vector.reduce.add.v8i32")
+        for q, a_ in enumerate(accs):
+            at = builder.gep(out, [ir.Constant(ir.IntType(64), q)])
+            builder.store(builder.call(red, [builder.load(a_)]), at)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @kernel
-def qgemm8(x, w, b, out, acc, x_zp, m, shift, out_zp, lo, hi):
-    """int8 ``qgemm``: int32 accumulators (``acc`` [4, N] int32, ``w`` [K, N] int16). The sums wrap
-    modulo 2^32 exactly as the C int32 accumulator (and the reference's final int32 wrap) does;
-    LLVM narrows the products to 32-bit lanes. Four rows, reduction unrolled by four."""
+def qgemm8(x, wt, b, corr, out, acc, sums, m, shift, out_zp, lo, hi):
+    """int8 ``qgemm`` as int32 dot products over a contiguous K.
+
+    ``wt`` [N, K] is int8 (int16 if a weight does not fit), transposed once at compile time; ``x``
+    [P, K] int8 (or uint8) is read raw and ``corr[n] = -x_zp * sum_k w[k, n]`` (compile time) restores
+    ``sum_k (x - x_zp) * w``. The sums wrap modulo 2^32 exactly as the C int32 accumulator (and the
+    reference's final int32 wrap) does. A 2-row x 4-column tile: ``dot2x4_pairs`` sums the first
+    K - K % 8 products in int16 pairs (``vpmaddwd``) with its eight accumulators in registers, a
+    scalar loop the rest into ``sums`` [8] int32; columns past a multiple of 4 are plain dot
+    loops (``vpmulld``). ``acc`` [2, N] int32 feeds the vectorised requantization epilogue."""
     p_, k_ = x.shape
-    n_ = w.shape[1]
-    k4 = k_ - k_ % 4
-    zp = np.int32(x_zp)
-    p = 0
-    while p < p_:
-        t = min(4, p_ - p)
-        for j in range(4):
-            for o in range(n_):
-                acc[j, o] = 0
-        if t == 4:
-            r0 = x[p]
-            r1 = x[p + 1]
-            r2 = x[p + 2]
-            r3 = x[p + 3]
-            a0 = acc[0]
-            a1 = acc[1]
-            a2 = acc[2]
-            a3 = acc[3]
-            for k in range(0, k4, 4):
-                w0 = w[k]
-                w1 = w[k + 1]
-                w2 = w[k + 2]
-                w3 = w[k + 3]
-                x00 = np.int32(r0[k]) - zp
-                x01 = np.int32(r0[k + 1]) - zp
-                x02 = np.int32(r0[k + 2]) - zp
-                x03 = np.int32(r0[k + 3]) - zp
-                x10 = np.int32(r1[k]) - zp
-                x11 = np.int32(r1[k + 1]) - zp
-                x12 = np.int32(r1[k + 2]) - zp
-                x13 = np.int32(r1[k + 3]) - zp
-                x20 = np.int32(r2[k]) - zp
-                x21 = np.int32(r2[k + 1]) - zp
-                x22 = np.int32(r2[k + 2]) - zp
-                x23 = np.int32(r2[k + 3]) - zp
-                x30 = np.int32(r3[k]) - zp
-                x31 = np.int32(r3[k + 1]) - zp
-                x32 = np.int32(r3[k + 2]) - zp
-                x33 = np.int32(r3[k + 3]) - zp
-                for o in range(n_):
-                    v0 = w0[o]
-                    v1 = w1[o]
-                    v2 = w2[o]
-                    v3 = w3[o]
-                    a0[o] = a0[o] + x00 * v0 + x01 * v1 + x02 * v2 + x03 * v3
-                    a1[o] = a1[o] + x10 * v0 + x11 * v1 + x12 * v2 + x13 * v3
-                    a2[o] = a2[o] + x20 * v0 + x21 * v1 + x22 * v2 + x23 * v3
-                    a3[o] = a3[o] + x30 * v0 + x31 * v1 + x32 * v2 + x33 * v3
-            for k in range(k4, k_):
-                wk = w[k]
-                x0 = np.int32(r0[k]) - zp
-                x1 = np.int32(r1[k]) - zp
-                x2 = np.int32(r2[k]) - zp
-                x3 = np.int32(r3[k]) - zp
-                for o in range(n_):
-                    a0[o] = a0[o] + x0 * wk[o]
-                    a1[o] = a1[o] + x1 * wk[o]
-                    a2[o] = a2[o] + x2 * wk[o]
-                    a3[o] = a3[o] + x3 * wk[o]
-        else:
-            for j in range(t):
-                xr = x[p + j]
-                ar = acc[j]
-                for k in range(k_):
-                    xv = np.int32(xr[k]) - zp
-                    wk = w[k]
-                    for o in range(n_):
-                        ar[o] = ar[o] + xv * wk[o]
-        for j in range(t):
+    n_ = wt.shape[0]
+    if wt.shape[1] != k_ or out.shape[0] != p_ or out.shape[1] != n_:
+        raise ValueError("qgemm8: shapes of x, wt and out do not agree")
+    n4 = n_ - n_ % 4
+    kv = k_ - k_ % 8
+    i32 = np.int32
+    for p in range(0, p_, 2):
+        r0 = x[p]
+        r1 = x[p + 1] if p + 1 < p_ else r0
+        a0 = acc[0]
+        a1 = acc[1]
+        for n in range(0, n4, 4):
+            dot2x4_pairs(r0, r1, wt[n], wt[n + 1], wt[n + 2], wt[n + 3], kv // 16, (kv % 16) // 8, sums)
+            for k in range(kv, k_):
+                u = i32(r0[k])
+                v = i32(r1[k])
+                for j in range(4):
+                    sums[j] = i32(sums[j] + u * i32(wt[n + j, k]))
+                    sums[4 + j] = i32(sums[4 + j] + v * i32(wt[n + j, k]))
+            for j in range(4):
+                a0[n + j] = sums[j]
+                a1[n + j] = sums[4 + j]
+        for n in range(n4, n_):
+            wn = wt[n]
+            s0 = i32(0)
+            s1 = i32(0)
+            for k in range(k_):
+                s0 = i32(s0 + i32(r0[k]) * i32(wn[k]))
+                s1 = i32(s1 + i32(r1[k]) * i32(wn[k]))
+            a0[n] = s0
+            a1[n] = s1
+        for j in range(min(2, p_ - p)):
             orow = out[p + j]
             ar = acc[j]
             for o in range(n_):
-                y = mbqm_pos(wrap32(np.int64(ar[o]) + b[o]), m[o], shift[o]) + out_zp
+                y = mbqm_pos(wrap32(np.int64(ar[o]) + b[o] + corr[o]), m[o], shift[o]) + out_zp
                 if y < lo:
                     y = lo
                 if y > hi:
                     y = hi
                 orow[o] = y
-        p += 4
 
 
 @kernel

@@ -291,3 +291,38 @@ module @m {{
     x = np.resize(np.arange(-128, 128), (4, 64)).astype(np.int8)
     host = check(module, [x])
     assert not host.fallbacks
+
+
+@pytest.mark.parametrize("p, k, n, wdt, xdt", [(1, 1, 1, np.int8, np.int8), (7, 13, 9, np.int8, np.int8),
+                                               (6, 40, 4, np.int8, np.int8), (5, 31, 8, np.int8, np.uint8),
+                                               (3, 24, 7, np.int16, np.int8)])
+def test_qgemm8_odd_shapes_bit_exact(p, k, n, wdt, xdt):
+    """The int8 GEMM kernel (2x4 tile plus row/column remainders, input zero point folded into a
+    per-column correction) equals sum((x - zp) * w) + b wrapped to int32 and requantized by the
+    reference arithmetic, at shapes no tile divides and with sums that overflow int32; int8 weights,
+    and int16 ones for weights outside int8; int8 and uint8 activations."""
+    from edgecc.quant import math as qm
+    from edgecc.runtime.kernels import quantized as Q
+
+    rng = np.random.default_rng(p * 100 + k * 10 + n)
+    info = np.iinfo(xdt)
+    x = rng.integers(info.min, info.max + 1, (p, k)).astype(xdt)
+    x[0, :] = info.min
+    x[-1, :] = info.max
+    w = rng.integers(-127, 128, (k, n)).astype(np.int16)
+    if wdt == np.int16:
+        w[-1, -1] = 300
+    b = rng.integers(-20000, 20000, n).astype(np.int64)
+    b[0] = 2**31 - 1000  # the sum wraps to int32 (else column 0 would clamp to hi, not lo)
+    zp, out_zp, lo, hi = 7, -3, -128, 100
+    m = rng.integers(1 << 30, 1 << 31, n).astype(np.int64)
+    s = rng.integers(-13, -9, n).astype(np.int64)  # outputs spread over the int8 range, few clamp
+    corr = -zp * w.sum(axis=0, dtype=np.int64)
+    out = np.zeros((p, n), np.int8)
+    scratch = (np.zeros((2, n), np.int32), np.zeros(8, np.int32))
+    Q.qgemm8(x, np.ascontiguousarray(w.T, dtype=wdt), b, corr, out, *scratch, m, s, np.int64(out_zp), np.int64(lo),
+             np.int64(hi))
+    acc = qm.wrap_int32((x.astype(np.int64) - zp) @ w.astype(np.int64) + b)
+    want = np.clip(qm.multiply_by_quantized_multiplier(acc, m, s) + out_zp, lo, hi)
+    np.testing.assert_array_equal(out, want)
+    assert p * n < 9 or len(np.unique(want)) > p * n // 3  # not all clamped
