@@ -25,12 +25,20 @@ MAX_BITS = 7
 HEADER_BYTES = 16
 
 
+AUTO_MAX_BITS = 4
+
+
 def resolve_mode(mode: str, runtime: str) -> str:
-    """``auto`` is ``lut`` for a TFLM file and ``none`` otherwise: LiteRT has no DECODE kernel."""
+    """``auto`` is ``clustered`` for a TFLM file and ``none`` otherwise: LiteRT has no DECODE kernel.
+
+    ``clustered`` encodes only tensors whose tables fit ``AUTO_MAX_BITS``-bit indices (weights the
+    ``cluster`` pass or the search made few-valued): each DECODE output occupies TFLM's arena while
+    its consumer runs, so a 5-7 bit encoding of ordinary weights would buy a few flash bytes with
+    the whole decoded tensor in RAM. ``lut`` takes every tensor that shrinks the file."""
     if mode not in MODES:
         raise EdgeccError(f"unknown tflite compression '{mode}' (expected one of {', '.join(MODES)})")
     if mode == "auto":
-        return "lut" if runtime == "tflm" else "none"
+        return "clustered" if runtime == "tflm" else "none"
     return mode
 
 
@@ -156,17 +164,20 @@ def apply(model, chosen: dict[int, tuple]):
     return m
 
 
-def compress(model, pack) -> tuple[bytes, bytes, list[dict]]:
-    """(dense bytes, compressed bytes, per-tensor rows): each candidate is kept only when the packed
-    file (``pack(model) -> bytes``) shrinks with it, in tensor order."""
+def compress(model, pack, max_bits: int = MAX_BITS) -> tuple[bytes, bytes, list[dict]]:
+    """(dense bytes, compressed bytes, per-tensor rows): each candidate of at most ``max_bits``-bit
+    indices is kept only when the packed file (``pack(model) -> bytes``) shrinks with it, in
+    tensor order."""
     dense = pack(model)
     found = candidates(model)
     chosen: dict[int, tuple] = {}
     best = dense
     rows = []
     for i, enc in found.items():
-        trial = pack(apply(model, {**chosen, i: enc}))
-        keep = len(trial) < len(best)
+        keep = False
+        if enc[2] <= max_bits:
+            trial = pack(apply(model, {**chosen, i: enc}))
+            keep = len(trial) < len(best)
         if keep:
             chosen[i], best = enc, trial
         t = model.subgraphs[0].tensors[i]

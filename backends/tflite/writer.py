@@ -279,14 +279,15 @@ class Writer:
         model.signatureDefs = [self._signature(func, inputs, outputs)]
         model.metadata = self._metadata(__version__)
         model.buffers = self.buffers
-        if self.compression != "lut":
+        if self.compression not in ("lut", "clustered"):
             data = pack_model(model)
             self.report = {"compression": self.compression, "bytes": [len(data), len(data)], "tensors": []}
             return data
-        from edgecc.backends.tflite.lut import compress
+        from edgecc.backends.tflite.lut import AUTO_MAX_BITS, MAX_BITS, compress
 
-        dense, data, rows = compress(model, pack_model)
-        self.report = {"compression": "lut", "bytes": [len(dense), len(data)], "tensors": rows}
+        bits = AUTO_MAX_BITS if self.compression == "clustered" else MAX_BITS
+        dense, data, rows = compress(model, pack_model, bits)
+        self.report = {"compression": self.compression, "bytes": [len(dense), len(data)], "tensors": rows}
         return data
 
     def _signature(self, func, inputs, outputs):

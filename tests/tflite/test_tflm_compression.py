@@ -83,6 +83,20 @@ def test_nothing_compressible_writes_the_dense_file_byte_identical():
     assert report["bytes"][0] == report["bytes"][1] and report["tensors"] == []
 
 
+def test_auto_encodes_only_few_valued_weights_so_tflm_arena_does_not_pay_for_7_bit_tables(shared_models):
+    """MLPerf ad01's unclustered fc weights shrink the file by 7,440 B at 7-bit indices, but each
+    decoded tensor would sit in TFLM's arena: ``auto`` (``clustered``) keeps them dense."""
+    from edgecc.backends.tflite.reader import read_tflite
+    from edgecc.backends.tflite.writer import to_bytes
+
+    m = read_tflite(shared_models / "ad01_int8.tflite")
+    report: dict = {}
+    dense = to_bytes(m, compression="none")
+    assert to_bytes(m, runtime="tflm", report=report) == dense
+    assert report["compression"] == "clustered" and all(r["stored"] == "dense" for r in report["tensors"])
+    assert len(dense) - len(to_bytes(m, compression="lut")) == 7440
+
+
 def test_unknown_compression_is_a_one_line_error():
     from edgecc.backends.tflite.writer import to_bytes
     from edgecc.ir.diagnostics import EdgeccError
