@@ -269,7 +269,8 @@ def resolve_quantize(requested: str, module: Module, calib: Path | None, emits: 
 @click.option("--tflite-compression", default="auto", show_default=True,
               type=click.Choice(("auto", "none", "lut")),
               help="tflite: store clustered int8 weights as TFLM LUT indices + DECODE where the file shrinks "
-                   "(only TFLM runs it; auto: lut for a microcontroller core, none for host/generic).")
+                   "(only TFLM runs it; auto: for a microcontroller core only tensors of <=4-bit indices, since "
+                   "each decoded tensor sits in TFLM's arena; none for host/generic).")
 @click.option("--code-size", is_flag=True, help="C: measure .text/.rodata/.bss with arm-none-eabi-gcc.")
 @click.option("--depfile", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a Make/Ninja depfile (outputs depend on the model, calibration data, edgecc).")
