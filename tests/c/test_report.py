@@ -76,3 +76,15 @@ def test_ram_budget_cli(tmp_path):
     assert r.stderr.count("\n") == 1 and "over --ram-budget 1,024 B" in r.stderr and "B of RAM" in r.stderr
     r = edgecc(EXAMPLE, "-o", "x", "--ram-budget", "lots", cwd=tmp_path)
     assert r.returncode == 1 and "--ram-budget 'lots'" in r.stderr
+
+
+@pytest.mark.parametrize("target", ["generic", "cortex-m55"])
+def test_layer_macs_sum_to_the_nn_total(example_int8, target):
+    """Every layer row carries its MACs (bands: their members'); they add up to the nn-level count."""
+    from edgecc.analysis.stats import module_stats
+
+    total = module_stats(example_int8).total_macs
+    rep = build_model(example_int8, target=target).report
+    assert rep["macs"] == total == sum(lay["macs"] for lay in rep["layers"]) > 0
+    convs = [lay for lay in rep["layers"] if "conv" in lay["kernel"]]
+    assert convs and all(lay["macs"] > 0 for lay in convs)
