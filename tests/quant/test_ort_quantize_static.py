@@ -6,7 +6,6 @@ float, not TFLM's, so it is compared only loosely (within a few quantization ste
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import warnings
 from pathlib import Path
@@ -28,15 +27,10 @@ from edgecc.transforms.quantize import run_fold  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
+sys.path.insert(0, str(HERE.parent / "c"))
+import helpers  # noqa: E402
 
-
-models = _load("edgecc_tests_frontend_models", HERE.parent / "frontend" / "models.py")
+models = helpers.load_test_models()
 
 
 class _Reader(quantization.CalibrationDataReader):

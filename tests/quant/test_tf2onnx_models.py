@@ -6,7 +6,6 @@ whose results are bit-exact with TFLM running that .tflite."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import warnings
 from pathlib import Path
@@ -26,17 +25,12 @@ from edgecc.quant.ptq import QuantizeConfig, quantize_module  # noqa: E402
 from edgecc.transforms.quantize import run_fold  # noqa: E402
 
 
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
 HERE = Path(__file__).resolve().parent
-models = _load("edgecc_tests_frontend_models", HERE.parent / "frontend" / "models.py")
-patterns = _load("edgecc_tests_tf2onnx_patterns", HERE / "tf2onnx_patterns.py")
+sys.path.insert(0, str(HERE.parent / "c"))
+import helpers  # noqa: E402
+
+models = helpers.load_test_models()
+patterns = helpers.load("edgecc_tests_tf2onnx_patterns", HERE / "tf2onnx_patterns.py")
 
 
 def _original_tflite(name: str, scheme: str) -> bytes:
